@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench system-deps clean
+
+$(BIN)/communectl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+system-deps:
+	@bash deploy/system-deps.sh
+
+demo: $(BIN)/communectl
+	$(BIN)/communectl run --demo
+
+test: system-deps $(BIN)/communectl
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/communectl
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) communectl-data .pytest_cache

@@ -1,0 +1,113 @@
+"""The running controller: one task group with the coordinators and the API, and a stop that
+leaves the hardware and the storage in a known state.
+
+Shutdown order on SIGTERM/SIGINT: stop accepting HTTP requests, wait for every device's
+transaction in flight (the coordinators hold a device's lock across a read-modify-write), then
+cancel the coordinators and close the buses. uvicorn's own signal handlers are disabled
+(LIBRARIES.md: they re-raise the signal after uvicorn's shutdown and skip ours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+
+import uvicorn
+
+from controller.api.app import create_app
+from controller.clock import Clock
+from controller.config import Config
+from controller.runtime import Runtime, build_runtime
+from drivers.errors import ControllerError
+
+log = logging.getLogger(__name__)
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its signal handling: our handler decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before anything starts, so a busy port is a clear error instead of uvicorn's
+    SystemExit(3) in the middle of the task group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"failed: {exc}"
+        raise ControllerError(f"api: cannot listen on {host}:{port}: the port {reason}") from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
+                         on_ready: Callable[[Runtime, str], Awaitable[None] | None] | None = None,
+                         stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    stop = stop or asyncio.Event()
+    sock = bind_socket(config.api.host, config.api.port)
+    runtime = build_runtime(config, clock, demo=demo)
+    app = create_app(runtime)
+    server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
+                                      lifespan="on", timeout_graceful_shutdown=5))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    host, port = sock.getsockname()[:2]
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{url_host}:{port}/"
+    async with AsyncExitStack() as cleanup:
+        cleanup.push_async_callback(runtime.devices.close)
+        lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
+        api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+        tasks = {lighting, api}
+        try:
+            while not server.started and not api.done():
+                await asyncio.sleep(0.01)
+            if api.done():
+                api.result()
+            log.info("controller ready: %s", url)
+            if on_ready is not None:
+                result = on_ready(runtime, url)
+                if asyncio.iscoroutine(result):
+                    await result
+            stopper = asyncio.create_task(stop.wait(), name="stop")
+            done, _ = await asyncio.wait(tasks | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for task in done & tasks:
+                task.result()  # a coordinator that died: let its error propagate
+        finally:
+            log.info("stopping")
+            server.should_exit = True
+            await _finish_device_transactions(runtime, lighting)
+            await asyncio.gather(api, return_exceptions=True)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            sock.close()
+    log.info("stopped")
+
+
+async def _finish_device_transactions(runtime: Runtime, *tasks: asyncio.Task[None]) -> None:
+    """Take every device lock (waiting for a read-modify-write in flight), then cancel."""
+    async with AsyncExitStack() as held:
+        for lock in runtime.devices.locks.values():
+            await held.enter_async_context(lock)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,218 @@
+"""``communectl``: the command line (SPEC: CLI).
+
+Every command takes ``--config F`` before or after its subcommand; the path defaults to
+``$COMMUNECTL_CONFIG``, then ``/etc/communectl/config.toml``. When no config exists anywhere and
+none was named, the embedded demo installation is used, so that a new user's first
+``communectl run`` works and ``communectl token create`` talks to the demo's storage.
+
+Exit status: 0 done, 1 runtime failure, 2 bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from controller.clock import SystemClock
+from controller.config import Config, config_path, load_config
+from drivers.errors import ConfigError, ControllerError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    except ControllerError as exc:
+        print(f"communectl: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS keeps a --config given before the subcommand when none is given after it.
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="F",
+                        help="config file (default: $COMMUNECTL_CONFIG, then "
+                             "/etc/communectl/config.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="communectl", parents=[common],
+                                     description="Street lights and commune radio controller.")
+    parser.set_defaults(config=None, verbose=False)
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run the controller until stopped")
+    run.add_argument("--demo", action="store_true",
+                     help="the embedded demo: a simulated relay board and meter on 127.0.0.1")
+    run.set_defaults(handler=_cmd_run)
+
+    check = sub.add_parser("check", parents=[common], help="validate the config")
+    check.set_defaults(handler=_cmd_check)
+
+    plan = sub.add_parser("plan", parents=[common], help="lighting transitions in a window")
+    plan.add_argument("--from", dest="start", type=date.fromisoformat, default=None,
+                      metavar="YYYY-MM-DD")
+    plan.add_argument("--days", type=_positive_days, default=1)
+    plan.add_argument("--format", choices=("table", "json", "ics"), default="table")
+    plan.set_defaults(handler=_cmd_plan)
+
+    token = sub.add_parser("token", parents=[common], help="API tokens")
+    token_sub = token.add_subparsers(metavar="ACTION", required=True)
+    create = token_sub.add_parser("create", parents=[common])
+    create.add_argument("--role", required=True,
+                        choices=("viewer", "operator", "technician", "admin"))
+    create.add_argument("--name", required=True)
+    create.add_argument("--expires-days", type=_positive_days, default=None)
+    create.set_defaults(handler=_cmd_token_create)
+    listing = token_sub.add_parser("list", parents=[common])
+    listing.set_defaults(handler=_cmd_token_list)
+    revoke = token_sub.add_parser("revoke", parents=[common])
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=_cmd_token_revoke)
+
+    devices = sub.add_parser("devices", parents=[common], help="probe every device once")
+    devices.set_defaults(handler=_cmd_devices)
+    return parser
+
+
+def _positive_days(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 3660:
+        raise argparse.ArgumentTypeError("must be 1..3660")
+    return value
+
+
+def _load(args: argparse.Namespace, *, demo_port: int = 0) -> tuple[Config, bool]:
+    """The named config, else the default path, else the embedded demo; True if demo."""
+    from controller import demo
+
+    if getattr(args, "demo", False):
+        return demo.demo_config(port=demo_port), True
+    path = config_path(args.config)
+    if args.config is None and not path.exists():
+        print(f"communectl: no config at {path}; using the embedded demo installation",
+              file=sys.stderr)
+        return demo.demo_config(port=demo_port), True
+    return load_config(path), False
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from controller.summary import summarise
+
+    config, is_demo = _load(args)
+    print(summarise(config, source="embedded demo" if is_demo else str(config_path(args.config))))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from controller import demo
+
+    return asyncio.run(demo.run_with_optional_demo(args, _load))
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from controller.plan import build_plan, render_ics, render_table, window_bounds
+    from controller.programs import read_only_book, site_of
+
+    config, _ = _load(args)
+    site = site_of(config)
+    clock = SystemClock()
+    start_day = args.start or clock.now().astimezone(site.tz).date()
+    start, end = window_bounds(site, start_day, args.days)
+    book = read_only_book(config)
+    entries, notes = build_plan(config, site, book.programs(), book.calendars(),
+                                start=start, end=end)
+    if args.format == "json":
+        print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=1))
+        for note in notes:
+            print(f"skipped {note.day} {note.program} {note.rule}: {note.reason}",
+                  file=sys.stderr)
+    elif args.format == "ics":
+        sys.stdout.write(render_ics(entries, site_id=config.site.id, generated=clock.now()))
+    else:
+        print(render_table(entries, notes, site))
+    return EXIT_OK
+
+
+def _token_registry(args: argparse.Namespace):  # noqa: ANN202 - local import keeps start-up light
+    from controller.store import Store
+    from controller.tokens import TokenRegistry
+
+    config, _ = _load(args)
+    return TokenRegistry(Store(config.storage.path))
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    registry = _token_registry(args)
+    try:
+        secret, info = registry.create(name=args.name, role=args.role,
+                                       expires_days=args.expires_days, now=SystemClock().now())
+    except ValueError as exc:
+        print(f"communectl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    expires = info.expires_at.isoformat() if info.expires_at else "never"
+    print(f"token {info.name} ({info.role}), expires {expires}. Keep this secret; "
+          "it is not shown again:")
+    print(secret)
+    return EXIT_OK
+
+
+def _cmd_token_list(args: argparse.Namespace) -> int:
+    registry = _token_registry(args)
+    print(f"{'name':<20} {'role':<11} {'created':<26} expires")
+    for info in registry.list():
+        expires = info.expires_at.isoformat() if info.expires_at else "never"
+        created = info.created_at.isoformat() if isinstance(info.created_at, datetime) \
+            else str(info.created_at)
+        print(f"{info.name:<20} {info.role:<11} {created:<26} {expires}")
+    return EXIT_OK
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    if _token_registry(args).revoke(args.name):
+        print(f"revoked {args.name}")
+        return EXIT_OK
+    print(f"communectl: no token named {args.name!r}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from controller.devices import DeviceManager
+
+    config, _ = _load(args)
+
+    async def probe_all() -> list[dict]:
+        manager = DeviceManager(config, SystemClock())
+        try:
+            return [await manager.probe(d.id) for d in config.devices]
+        finally:
+            await manager.close()
+
+    results = asyncio.run(probe_all())
+    for r in results:
+        status = f"ok {r['latency_ms']} ms" if r["reachable"] else f"UNREACHABLE: {r['error']}"
+        print(f"{r['id']:<16} {status}")
+        if r["read"]:
+            print(f"{'':<16} {json.dumps(r['read'], ensure_ascii=False)}")
+    return EXIT_OK if all(r["reachable"] for r in results) else EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

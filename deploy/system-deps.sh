@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the tests talk to for real: socat (a serial pty pair for Modbus RTU).
+# Installed when missing and running as root; otherwise say what is missing (tests that need
+# a program fail under CI=true and skip locally when it is absent).
+set -euo pipefail
+declare -A PROGRAM_OF=([socat]=socat)
+missing=()
+for package in "${!PROGRAM_OF[@]}"; do
+  command -v "${PROGRAM_OF[$package]}" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "missing Debian packages (install them as root): ${missing[*]}" >&2
+fi
