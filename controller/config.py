@@ -276,11 +276,15 @@ def load_config(path: Path) -> Config:
     return parse_config(text, source=str(path))
 
 
-def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+def parse_config(text: str, *, source: str = "<config>") -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], source) from exc
+    return validate_config(raw, source=source)
+
+
+def validate_config(raw: dict[str, Any], *, source: str = "<config>") -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
