@@ -83,6 +83,7 @@ class FakeClock:
     async def advance(self, seconds: float) -> None:
         """Move time forward, waking sleepers one deadline at a time so that each sees the
         time it asked for, and let the woken tasks run before returning."""
+        await _settle()  # let tasks that are about to sleep register first
         target = self._mono + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline = self._sleepers[0][0]

@@ -212,7 +212,7 @@ class LightingCoordinator:
             for circuit in circuits:
                 if set(circuit.channels) & set(changes):
                     record = self.records[circuit.id]
-                    record.commanded_level = record.desired.level if record.desired else 0
+                    record.commanded_level = self._wanted_level(circuit)
                     record.commanded_at = written_at
             self._record_lateness(circuits, written_at)
             # Give the lamps time to draw current before the meter is judged.
@@ -223,7 +223,7 @@ class LightingCoordinator:
             self._record_lateness(circuits, self._clock.now())
         for circuit in circuits:
             record = self.records[circuit.id]
-            wanted = record.desired.level if record.desired else 0
+            wanted = self._wanted_level(circuit)
             following = record.actual_level == self._level_shown(circuit, wanted)
             self._alarms.set(
                 not following, "relay_not_following", circuit.id,
@@ -234,7 +234,7 @@ class LightingCoordinator:
         targets: dict[int, Any] = {}
         for circuit in circuits:
             record = self.records[circuit.id]
-            level = record.desired.level if record.desired else 0
+            level = self._wanted_level(circuit)
             if isinstance(driver, Dimmer):
                 targets[circuit.channels[0]] = level
             else:
@@ -281,16 +281,23 @@ class LightingCoordinator:
                        < self._settings.settle_s for c in circuits)
         if settling or not circuits:
             return
-        lit = [c for c in circuits if (self.records[c.id].actual_level or 0) > 0]
+        # Judge against what the rules want: a welded contactor that keeps lamps burning by
+        # day is a day-burner even though the relay read-back says "on".
+        wanted_on = [c for c in circuits if self._wanted_level(c) > 0]
         no_current = reading.power_w < self._settings.lamp_min_w
         for circuit in circuits:
+            closed = (self.records[circuit.id].actual_level or 0) > 0
             self._alarms.set(
-                circuit in lit and no_current, "lamp_failure", circuit.id,
+                circuit in wanted_on and closed and no_current, "lamp_failure", circuit.id,
                 f"circuit is on but meter {meter_id} reads {reading.power_w:.1f} W")
             self._alarms.set(
-                not lit and reading.power_w > self._settings.off_max_w, "day_burner",
+                not wanted_on and reading.power_w > self._settings.off_max_w, "day_burner",
                 circuit.id,
                 f"circuit is off but meter {meter_id} reads {reading.power_w:.1f} W")
+
+    def _wanted_level(self, circuit: CircuitConfig) -> int:
+        desired = self.records[circuit.id].desired
+        return desired.level if desired else 0
 
     async def _check_inputs(self, device_id: str) -> None:
         inputs = await self._devices.call(device_id, lambda d: d.read_inputs())
