@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="run the controller until stopped")
     run.add_argument("--demo", action="store_true",
                      help="the embedded demo: a simulated relay board and meter on 127.0.0.1")
+    run.add_argument("--api-port", type=int, default=None, metavar="PORT",
+                     help="listen on this port instead of the config's (0: any free port)")
     run.set_defaults(handler=_cmd_run)
 
     check = sub.add_parser("check", parents=[common], help="validate the config")

@@ -52,13 +52,17 @@ async def run_with_optional_demo(
     from controller.app import run_controller
 
     config, is_demo = load(args)
+    if args.api_port is not None:
+        config = config.model_copy(update={"api": config.api.model_copy(
+            update={"port": args.api_port})})
     if not is_demo:
         await run_controller(config, SystemClock())
         return 0
     cabinet = demo_cabinet(config)
     port = await cabinet.start_tcp("127.0.0.1", 0)
     try:
-        config = demo_config(port=port)
+        config = config.model_copy(update={"buses": [
+            config.buses[0].model_copy(update={"port": port}), *config.buses[1:]]})
         await run_controller(config, SystemClock(), demo=True, on_ready=_announce)
     finally:
         await cabinet.stop()

@@ -9,7 +9,8 @@ a query opens only the days it asks for, and retention deletes whole days.
 Crash and concurrency safety: a line goes out in one ``write`` on an ``O_APPEND`` descriptor and
 is fsynced. Lines are kept under PIPE_BUF, so the controller and a CLI command appending at the
 same moment do not interleave. A power cut can tear the last line: readers skip lines that do
-not parse, and the next append starts on a fresh line.
+not parse, and the next append starts on a fresh line. (That check takes no lock, so an append
+racing another one may add an empty line; readers skip it too.)
 
 Records are never rewritten. An amendment (an alarm acknowledged or cleared) is a line
 ``{"amends": id, "time": ..., **changes}`` appended to the segment of the record it amends, not
@@ -143,7 +144,7 @@ class History:
     def _append_line(self, day: date, entry: Record) -> None:
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         if len(line) > MAX_LINE_BYTES:
-            raise ValueError(f"a {self.directory.name} record must encode to less than "
+            raise ValueError(f"a {self.directory.name} record must encode to at most "
                              f"{MAX_LINE_BYTES} bytes (got {len(line)}): shorten its fields")
         path = self._segment(day)
         try:
@@ -168,9 +169,14 @@ class History:
     def _ensure_directory(self) -> None:
         if self._directory_ready:
             return
-        if not self.directory.is_dir():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fsync_dir(self.directory.parent)
+        missing = []
+        folder = self.directory
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for created in missing:
+            fsync_dir(created.parent)  # so the first day file is not lost with its folder
         self._directory_ready = True
 
     def _read_day(self, day: date) -> list[Record]:

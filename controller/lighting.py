@@ -147,8 +147,12 @@ class LightingCoordinator:
             record = self.records[circuit.id]
             wanted = self.desired(circuit, at=now, active=active, programs=programs,
                                   calendars=calendars)
-            if record.desired is not None and record.desired.level != wanted.level:
-                self._due[circuit.id] = wanted.since or now
+            previous = record.desired
+            if previous is not None and previous.level != wanted.level:
+                # Due when the old state was to end (a window's end, an override's expiry),
+                # else when the new one began (an override created a moment ago).
+                ended = previous.until if previous.until and previous.until <= now else None
+                self._due[circuit.id] = ended or wanted.since or now
             record.desired = wanted
         if check:
             self._next_check_mono = mono + self._settings.check_interval_s

@@ -27,7 +27,7 @@ import os
 import secrets
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -90,9 +90,8 @@ class AtomicJSONStorage(Storage):
         temp = self.path.with_name(
             f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            with open(self.path, "r+b" if self.path.exists() else "wb") as f:
-                f.seek(0); f.write(encoded); f.flush(); os.fsync(f.fileno()); f.truncate()
-            written = os.stat(self.path)
+            written = _write_synced(temp, encoded, previous)
+            os.replace(temp, self.path)
             fsync_dir(self.path.parent)
         except OSError as exc:
             _unlink_quietly(temp)
@@ -160,10 +159,11 @@ class Tables:
         """Insert, or replace the whole document of the same id (no merge of old fields)."""
         new = _plain_copy(_checked(doc))
         rows = self._table(table)
-        if rows.contains(where("id") == new["id"]):
-            rows.update(_replace_with(new), where("id") == new["id"])
-        else:
+        stored = rows.get(where("id") == new["id"])
+        if stored is None:
             rows.insert(new)
+        elif dict(stored) != new:  # an unchanged document costs no write (SD card wear)
+            rows.update(_replace_with(new), where("id") == new["id"])
 
     def insert_new(self, table: str, doc: Document) -> bool:
         new = _plain_copy(_checked(doc))
@@ -202,7 +202,8 @@ class Tables:
 class Store:
     """The data folder's small state, shared by every process that opens the same folder.
 
-    Keep one Store per folder per process: locks are re-entrant within one Store only.
+    Thread-safe. Two Stores on one folder exclude each other as two processes would, so never
+    use one inside the other's transaction: it would wait for itself.
     """
 
     FILENAME = "state.json"
@@ -416,8 +417,9 @@ def _checked(doc: Document) -> Document:
     return doc
 
 
-def _replace_with(new: Document) -> Callable[[dict[str, Any]], None]:
-    def replace(stored: dict[str, Any]) -> None:
+def _replace_with(new: Document) -> Callable[[MutableMapping[str, Any]], None]:
+    """For TinyDB's update(): replace the stored fields (update with a dict would merge)."""
+    def replace(stored: MutableMapping[str, Any]) -> None:
         stored.clear()
         stored.update(new)
     return replace

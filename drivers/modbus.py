@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Literal, Self
 
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient, ModbusBaseClient
+from pymodbus.client import (
+    AsyncModbusSerialClient,
+    AsyncModbusTcpClient,
+    ModbusBaseClient,
+)
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
@@ -234,7 +238,7 @@ class ModbusBus:
             reply = await request(client)
         except NO_ANSWER_ERRORS as exc:
             self._hold_line(after_silence=True)
-            raise _NoAnswer(str(exc) or type(exc).__name__) from exc
+            raise _NoAnswer(self._describe(exc)) from exc
         self._hold_line(after_silence=False)
         self.stats.last_latency_s = time.monotonic() - started
         self.stats.recent_latencies_s.append(self.stats.last_latency_s)
@@ -280,6 +284,13 @@ class ModbusBus:
                                        bytesize=self.line.bytesize, parity=self.line.parity,
                                        stopbits=self.line.stopbits, timeout=self.timeout_s,
                                        retries=0, reconnect_delay=0)
+
+    def _describe(self, exc: BaseException) -> str:
+        # pymodbus reports a timeout as ModbusIOException("No response received after 0
+        # retries, ..."): say it in our terms; anything else keeps the library's words.
+        if isinstance(exc, ModbusIOException) and "No response" in str(exc):
+            return f"no reply within {self.timeout_s:g} s"
+        return str(exc) or type(exc).__name__
 
     def _why_unreachable(self) -> str:
         if self.kind == "tcp":

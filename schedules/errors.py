@@ -28,5 +28,6 @@ class NoSunEvent(ScheduleError):
         self.event = event
         self.day = day
         self.reason = reason
+        self.detail = detail
         message = f"no {event} on {day.isoformat()}: {reason}"
         super().__init__(f"{message} ({detail})" if detail else message)

@@ -1,0 +1,59 @@
+"""Fixtures shared by every test package: external programs and serial pty pairs for Modbus RTU."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SOCAT_START_TIMEOUT_S = 5.0
+
+
+def require_program(name: str) -> str:
+    """The path of ``name``; a missing program fails the test on CI and skips it elsewhere.
+
+    CI (``CI=true``) must prove the integration tests ran; a developer's laptop without socat
+    or mosquitto should still run everything else.
+    """
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (deploy/system-deps.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def socat_pty_pair(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two pseudo-terminals joined by socat, like two ends of an RS-485 line: (a, b)."""
+    socat = require_program("socat")
+    end_a, end_b = tmp_path / "pty-a", tmp_path / "pty-b"
+    log_path = tmp_path / "socat.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [socat, "-d", "-d", f"pty,raw,echo=0,link={end_a}", f"pty,raw,echo=0,link={end_b}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log_file)
+    try:
+        _wait_for_links(process, [end_a, end_b], log_path)
+        yield str(end_a), str(end_b)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=SOCAT_START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_links(process: subprocess.Popen[bytes], links: list[Path], log_path: Path) -> None:
+    deadline = time.monotonic() + SOCAT_START_TIMEOUT_S
+    while not all(link.exists() for link in links):
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"socat did not create {links}: {log_path.read_text(errors='replace')}")
+        time.sleep(0.01)
