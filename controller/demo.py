@@ -15,7 +15,7 @@ from typing import Any
 from controller.clock import SystemClock
 from controller.config import Config, validate_config
 from controller.runtime import Runtime
-from drivers.simulator import SimulatedCabinet
+from drivers.simulator import Lamp, SimulatedCabinet
 
 DEMO_LAMP_W = 150.0  # one LED street lamp head
 DEMO_LAMPS_ON_ROAD_5 = 12
@@ -39,8 +39,8 @@ def demo_cabinet(config: Config) -> SimulatedCabinet:
     meter = config.device("meter-1")
     road_5 = config.circuit("road-5")
     assert road_5 is not None and road_5.channel is not None
-    lamps = [(config.device(road_5.device).unit, road_5.channel, DEMO_LAMP_W)] * \
-        DEMO_LAMPS_ON_ROAD_5
+    lamps = [Lamp(config.device(road_5.device).unit, road_5.channel, DEMO_LAMP_W)
+             for _ in range(DEMO_LAMPS_ON_ROAD_5)]
     cabinet.add_meter(meter.unit, lamps=lamps)
     return cabinet
 

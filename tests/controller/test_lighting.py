@@ -15,7 +15,8 @@ import pytest
 from controller.clock import FakeClock
 from controller.config import Config, parse_config
 from controller.runtime import Runtime, build_runtime
-from drivers.simulator import SimulatedCabinet
+from drivers.modbus import ModbusBus
+from drivers.simulator import Lamp, SimulatedCabinet
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 # An ordinary Tuesday (no holiday): at Thiệu Long sunset is about 17:15, sunrise about 06:15.
@@ -127,7 +128,7 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     north, south = SimulatedCabinet(), SimulatedCabinet()
     north.add_relay_board(1, coils=8, inputs=8)
-    north.add_meter(2, lamps=[(1, 0, 150.0)] * 10)
+    north.add_meter(2, lamps=[Lamp(1, 0, 150.0) for _ in range(10)])
     south.add_relay_board(1, coils=8, inputs=8)
     ports = (await north.start_tcp("127.0.0.1", 0), await south.start_tcp("127.0.0.1", 0))
     yield Site(tmp_path / "data", north, south, ports)
@@ -215,7 +216,8 @@ async def test_restart_in_the_middle_of_the_night_does_not_restore_a_stale_state
     evening = site.runtime(EVENING)
     await evening.lighting.reconcile(check=True)
     await evening.devices.close()
-    site.north.set_coils(1, [True] * 8)
+    async with ModbusBus("by-hand", kind="tcp", host="127.0.0.1", port=site.ports[0]) as bus:
+        await bus.write_coils(1, 0, [True] * 8)
     night = site.runtime(EVENING.replace(hour=23, minute=59) + timedelta(hours=2))  # 01:59
     await night.lighting.reconcile(check=True)
     # part-night is off at 02:00, qt-axis at half; channels no circuit owns are left alone
@@ -259,7 +261,7 @@ async def test_lamp_failure_and_day_burner_from_the_meter(site: Site) -> None:
 
     day = site.runtime(NOON)
     site.north.stick_relay(1, 0, True)  # a welded contactor: lamps burn by day
-    site.north.repair_lamp(1, 0)
+    site.north.fail_lamp(1, 0, failed=False)
     await day.lighting.reconcile(check=True)
     assert day.alarms.is_open("day_burner", "road-5")
     assert day.alarms.is_open("relay_not_following", "road-5")

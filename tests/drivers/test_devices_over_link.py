@@ -182,3 +182,17 @@ async def test_stopped_cabinet_is_unavailable_and_the_same_bus_recovers(link: Li
 
     await link.start()
     assert await relay(link).read_channels() == [False] * 7 + [True]
+
+
+async def test_late_reply_on_rtu_is_not_taken_for_the_next_answer(rtu_link: Link) -> None:
+    # RTU frames carry no transaction id: a reply that arrives after the timeout would answer
+    # the next request with old data unless the bus lets the line go quiet first.
+    board = relay(rtu_link)
+    rtu_link.cabinet.set_reply_delay(RELAY_UNIT, 1.5 * rtu_link.bus.timeout_s)
+    with pytest.raises(DeviceUnavailable):
+        await board.read_inputs()
+
+    rtu_link.cabinet.set_reply_delay(RELAY_UNIT, 0)
+    rtu_link.cabinet.set_input(RELAY_UNIT, 0, True)
+
+    assert await board.read_inputs() == [True, False]
