@@ -156,8 +156,7 @@ async def test_link_down_and_back_are_logged_once_each(tcp_link: Link,
         await tcp_link.bus.read_coils(RELAY_UNIT, 0, 8)
 
     assert [r.getMessage() for r in caplog.records] == [
-        "bus cabinet-1: link down: cannot connect to 127.0.0.1:"
-        f"{tcp_link.cabinet.tcp_port}",
+        f"bus cabinet-1: link down: cannot connect to 127.0.0.1:{tcp_link.cabinet.tcp_port}",
         "bus cabinet-1: link up again",
     ]
 
@@ -203,19 +202,19 @@ async def test_closed_bus_reconnects_on_the_next_call(tcp_link: Link) -> None:
     assert await tcp_link.bus.read_coils(RELAY_UNIT, 0, 1) == [True]
 
 
-@pytest.mark.parametrize(("unit", "address", "count"), [
-    (0, 0, 1),  # broadcast: nobody answers
-    (248, 0, 1),
-    (1, -1, 1),
-    (1, 65535, 2),
-    (1, 0, 0),
-    (1, 0, 2001),
+@pytest.mark.parametrize(("unit", "address", "count", "message"), [
+    (0, 0, 1, "unit must be 1..247"),  # 0 is broadcast: nobody would answer
+    (248, 0, 1, "unit must be 1..247"),
+    (1, -1, 1, "outside the 16-bit"),
+    (1, 65535, 2, "outside the 16-bit"),
+    (1, 0, 0, "count 0 is outside 1..2000"),
+    (1, 0, 2001, "count 2001 is outside 1..2000"),
 ])
 async def test_requests_outside_the_protocol_are_refused_before_sending(
-        unit: int, address: int, count: int) -> None:
+        unit: int, address: int, count: int, message: str) -> None:
     bus = tcp_bus(free_tcp_port())
 
-    with pytest.raises(ValueError):  # noqa: PT011 - the message varies with the argument
+    with pytest.raises(ValueError, match=message):
         await bus.read_coils(unit, address, count)
 
     assert bus.stats.requests == 0
