@@ -336,6 +336,9 @@ def cross_check(config: Config) -> list[str]:
             kinds[device.id] = profile_info(device.profile)
         except ValueError as exc:
             problems.append(f"devices[{i}].profile: {exc}")
+            continue
+        if device.inputs and kinds[device.id][0] != "relay":
+            problems.append(f"devices[{i}].inputs: only relay boards have digital inputs")
     seen_units: dict[tuple[str, int], str] = {}
     for i, device in enumerate(config.devices):
         key = (device.bus, device.unit)

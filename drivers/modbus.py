@@ -239,6 +239,9 @@ class ModbusBus:
         except NO_ANSWER_ERRORS as exc:
             self._hold_line(after_silence=True)
             raise _NoAnswer(self._describe(exc)) from exc
+        except asyncio.CancelledError:
+            self._hold_line(after_silence=True)  # its reply may still be on the way
+            raise
         self._hold_line(after_silence=False)
         self.stats.last_latency_s = time.monotonic() - started
         self.stats.recent_latencies_s.append(self.stats.last_latency_s)

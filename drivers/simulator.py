@@ -72,6 +72,16 @@ class _Meter:
 
 
 class SimulatedCabinet:
+    """Relay boards, meters and dimmers behind one Modbus server (TCP, serial, or both).
+
+        cabinet = SimulatedCabinet()
+        cabinet.add_relay_board(1, coils=8, inputs=2)
+        cabinet.add_meter(2, lamps=[Lamp(1, 0, 150.0)])
+        port = await cabinet.start_tcp()
+        ...
+        await cabinet.stop()
+    """
+
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock  # monotonic seconds, for the energy count
         self._boards: dict[int, _Board] = {}
@@ -88,10 +98,14 @@ class SimulatedCabinet:
 
     def add_relay_board(self, unit: int, *, coils: int = 8, inputs: int = 0) -> None:
         self._check_new_unit(unit)
+        if coils < 1 or inputs < 0:
+            raise ValueError(f"unit {unit}: a relay board has coils >= 1 and inputs >= 0")
         self._boards[unit] = _Board(coils=[False] * coils, inputs=[False] * inputs)
 
     def add_dimmer(self, unit: int, *, channels: int = DIMMER_DEFAULT_CHANNELS) -> None:
         self._check_new_unit(unit)
+        if channels < 1:
+            raise ValueError(f"unit {unit}: a dimmer has channels >= 1")
         self._dimmers[unit] = [0] * channels
 
     def add_meter(self, unit: int, *, lamps: Iterable[Lamp] = ()) -> None:
