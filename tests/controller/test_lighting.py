@@ -291,3 +291,28 @@ async def test_one_frame_per_board_for_a_transition(site: Site) -> None:
     # road-5 and both segments of qt-axis change on relay-n: one FC15 frame, no FC05
     assert site.north.frames_served[15] + site.north.frames_served[5] - writes_before == 1
     await runtime.devices.close()
+
+
+async def test_the_coordinator_over_an_rs485_line(socat_pty_pair: tuple[str, str],
+                                                  tmp_path: Path) -> None:
+    """The same reconcile over Modbus RTU: a serial pty pair stands in for the RS-485 line."""
+    cabinet_end, gateway_end = socat_pty_pair
+    cabinet = SimulatedCabinet()
+    cabinet.add_relay_board(1, coils=8, inputs=8)
+    await cabinet.start_rtu(cabinet_end, baudrate=19200)
+    text = (CONFIG.replace('kind = "tcp"\nhost = "127.0.0.1"\nport = {north}',
+                           f'kind = "rtu"\nport = "{gateway_end}"\nbaudrate = 19200')
+            .replace("timeout_s = 0.3", "timeout_s = 0.5", 1))
+    config = parse_config(text.format(data=tmp_path / "data", south=1))
+    config = config.model_copy(update={
+        "circuits": [c for c in config.circuits if c.id == "qt-axis"],
+        "devices": [d for d in config.devices if d.id == "relay-n"]})
+    runtime = build_runtime(config, FakeClock(EVENING.replace(hour=23, minute=30)))
+    try:
+        await runtime.lighting.reconcile(check=True)
+        assert cabinet.coils(1)[:3] == [False, True, False]
+        view = runtime.lighting.circuit_view(config.circuit("qt-axis"))
+        assert view["actual"]["level"] == 50
+    finally:
+        await runtime.devices.close()
+        await cabinet.stop()
