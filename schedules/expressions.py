@@ -25,7 +25,6 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NoReturn
 
 from schedules.errors import ScheduleError
 from schedules.solar import EVENTS, Site, sun_event_utc
@@ -191,7 +190,7 @@ class _Parser:
         expression = self._expression()
         if self._next < len(self._tokens):
             _, text, position = self._tokens[self._next]
-            self._fail(f"unexpected {text!r} after the expression", position)
+            raise self._error(f"unexpected {text!r} after the expression", position)
         return expression
 
     def _tokenize(self) -> None:
@@ -200,7 +199,7 @@ class _Parser:
             match = _TOKEN.match(self._text, position)
             if match is None or match.lastgroup is None:
                 position += self._leading_space(position)
-                self._fail(self._unexpected(self._text[position]), position)
+                raise self._error(self._unexpected(self._text[position]), position)
             self._tokens.append((match.lastgroup, match.group(match.lastgroup),
                                  match.start(match.lastgroup)))
             position = match.end()
@@ -230,13 +229,13 @@ class _Parser:
             return _COMBINATORS[word](first, second)
         if kind == "word" and word in EVENTS:
             return SunTime(word, self._offset_min())
-        self._fail(f"expected a time, a sun event, earliest(...) or latest(...), got {text!r}",
-                   position)
+        raise self._error(
+            f"expected a time, a sun event, earliest(...) or latest(...), got {text!r}", position)
 
     def _clock(self, text: str, position: int) -> FixedTime:
         hours, minutes = (int(part) for part in text.split(":"))
         if hours > 23 or minutes > 59:
-            self._fail(f"{text!r} is not a time of day (00:00-23:59)", position)
+            raise self._error(f"{text!r} is not a time of day (00:00-23:59)", position)
         return FixedTime(time(hours, minutes))
 
     def _offset_min(self) -> int:
@@ -246,16 +245,16 @@ class _Parser:
         self._next += 1
         match = _OFFSET.fullmatch(re.sub(r"\s+", "", text).lower())
         if match is None:
-            self._fail(f"bad offset {text!r}: expected e.g. +10m, -1h30m, +1h", position)
+            raise self._error(f"bad offset {text!r}: expected e.g. +10m, -1h30m, +1h", position)
         sign, hours, minutes = match.groups()
         total = int(hours or 0) * 60 + int(minutes or 0)
         if total > MAX_OFFSET / timedelta(minutes=1):
-            self._fail(f"offset {text!r} is more than 12h", position)
+            raise self._error(f"offset {text!r} is more than 12h", position)
         return -total if sign == "-" else total
 
     def _take(self, wanted: str) -> tuple[str, str, int]:
         if self._next >= len(self._tokens):
-            self._fail(f"expected {wanted} at the end")
+            raise self._error(f"expected {wanted} at the end")
         token = self._tokens[self._next]
         self._next += 1
         return token
@@ -263,8 +262,8 @@ class _Parser:
     def _expect(self, punct: str) -> None:
         kind, text, position = self._take(f"{punct!r}")
         if kind != "punct" or text != punct:
-            self._fail(f"expected {punct!r}, got {text!r}", position)
+            raise self._error(f"expected {punct!r}, got {text!r}", position)
 
-    def _fail(self, message: str, position: int | None = None) -> NoReturn:
+    def _error(self, message: str, position: int | None = None) -> ScheduleError:
         where = "" if position is None else f" at position {position + 1}"
-        raise ScheduleError(f"bad time expression {self._text!r}{where}: {message}")
+        return ScheduleError(f"bad time expression {self._text!r}{where}: {message}")

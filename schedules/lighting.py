@@ -98,9 +98,11 @@ def plan(program: Program, site: Site, calendars: Mapping[str, Calendar], *,
     return list(found), list(skipped)
 
 
-def clear_caches() -> None:
-    """Forget every cached sun event, window span and plan (benchmarks measure cold runs)."""
-    clear_sun_cache()
+def clear_caches(*, keep_sun_events: bool = False) -> None:
+    """Forget cached window spans and plans, and sun events unless told to keep them
+    (benchmarks measure what each cache is worth)."""
+    if not keep_sun_events:
+        clear_sun_cache()
     clear_span_cache()
     _plan.cache_clear()
 

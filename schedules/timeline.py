@@ -45,14 +45,14 @@ def changes(spans: Iterable[Span]) -> list[Change]:
                    key=lambda edge: edge[0])
     active: list[Span] = []
     level, winner = 0, None
-    found = []
+    found: list[Change] = []
     for time, group in groupby(edges, key=lambda edge: edge[0]):
         for _, starts, span in group:
             if starts:
                 active.append(span)
             else:
                 active.remove(span)
-        previous = winner
+        previous: Span | None = winner
         winner = min(active, key=_precedence) if active else None
         new_level = winner.level if winner else 0
         if new_level != level:

@@ -19,7 +19,8 @@ from schedules.solar import Site
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 _FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_WEEKDAY_NAMES = {name: number for number, names in enumerate(zip(WEEKDAYS, _FULL_WEEKDAYS))
+_WEEKDAY_NAMES = {name: number
+                  for number, names in enumerate(zip(WEEKDAYS, _FULL_WEEKDAYS, strict=True))
                   for name in names}
 
 # A window lasts less than a day, plus the hour a DST change may add and the minutes a sun

@@ -3,8 +3,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from schedules.errors import NoSunEvent, ScheduleError
-from schedules.expressions import (Earliest, FixedTime, Latest, SunTime, TimeExpression,
-                                   parse_time_expression)
+from schedules.expressions import (
+    Earliest,
+    FixedTime,
+    Latest,
+    SunTime,
+    TimeExpression,
+    parse_time_expression,
+)
 from schedules.solar import sun_event
 from tests.schedules.sites import BERLIN, THIEU_LONG, TROMSO
 

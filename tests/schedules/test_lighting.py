@@ -3,8 +3,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from schedules.errors import ScheduleError
-from schedules.lighting import (Desired, Program, SkippedWindow, Transition, Window,
-                                desired_state, plan, transitions)
+from schedules.lighting import (
+    Desired,
+    Program,
+    SkippedWindow,
+    Transition,
+    Window,
+    desired_state,
+    plan,
+    transitions,
+)
 from schedules.solar import Site, sun_event
 from tests.schedules.programs import CALENDARS, HALF_AFTER_23, PART_NIGHT
 from tests.schedules.sites import BERLIN, THIEU_LONG, TROMSO
@@ -211,6 +219,12 @@ def test_a_polar_day_skips_sun_windows_and_says_why() -> None:
     assert {s.day for s in skipped} == {date(2026, 6, 18), date(2026, 6, 19), date(2026, 6, 20)}
 
 
+def test_in_a_long_polar_day_nothing_changes_within_the_horizon() -> None:
+    found = desired_state(PART_NIGHT, TROMSO, CALENDARS, at=datetime(2026, 6, 21, 23,
+                                                                        tzinfo=TROMSO.tz))
+    assert found == Desired("off", 0, None, None, None)
+
+
 def test_desired_state_never_raises_at_a_polar_site() -> None:
     start = datetime(2026, 1, 1, tzinfo=TROMSO.tz)
     states = {desired_state(PART_NIGHT, TROMSO, CALENDARS, at=start + timedelta(hours=h)).state
@@ -290,7 +304,12 @@ def planned_changes(program: Program, site: Site, calendars: dict, start: dateti
     last = start + (days * 24 * 60 - 1) * MINUTE
     found = transitions(program, site, calendars, start=start + timedelta(microseconds=1),
                         end=last + timedelta(microseconds=1))
-    return [(start + -(-(t.time - start) // MINUTE) * MINUTE, t.level) for t in found]
+    return [(ceil_to_minute(t.time, start), t.level) for t in found]
+
+
+def ceil_to_minute(instant: datetime, origin: datetime) -> datetime:
+    whole, part = divmod(instant - origin, MINUTE)
+    return origin + (whole + (part > timedelta(0))) * MINUTE
 
 
 @pytest.mark.parametrize(("program", "site", "start"), [

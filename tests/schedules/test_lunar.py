@@ -3,6 +3,7 @@ Vietnamese dates (its own tables, computed for UTC+7), its Chinese dates where t
 calendars part, and PyEphem's new moons."""
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import ephem
 import holidays
@@ -63,7 +64,7 @@ def _new_moons_utc7(first: int, last: int) -> list[date]:
 NEW_MOONS = _new_moons_utc7(2000, 2040)
 
 
-@pytest.mark.parametrize(("new_moon", "next_new_moon"), list(zip(NEW_MOONS, NEW_MOONS[1:])),
+@pytest.mark.parametrize(("new_moon", "next_new_moon"), list(pairwise(NEW_MOONS)),
                          ids=str)
 def test_every_month_runs_from_one_utc7_new_moon_day_to_the_next(new_moon: date,
                                                                  next_new_moon: date) -> None:

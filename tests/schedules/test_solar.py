@@ -5,7 +5,15 @@ import pytest
 from schedules.errors import NoSunEvent, ScheduleError
 from schedules.solar import EVENTS, Site, sun_event
 from tests.schedules.almanac import ephem_event
-from tests.schedules.sites import BERLIN, HOBART, NEW_YORK, SA_PA, TROMSO, USHUAIA, VIETNAM
+from tests.schedules.sites import (
+    BERLIN,
+    HOBART,
+    NEW_YORK,
+    SA_PA,
+    TROMSO,
+    USHUAIA,
+    VIETNAM,
+)
 
 TOLERANCE_S = 60
 
