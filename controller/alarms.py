@@ -10,7 +10,7 @@ alarm that still holds is not raised twice and one that went away is closed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from controller.clock import Clock

@@ -16,7 +16,6 @@ import json
 import logging
 import sys
 from datetime import date, datetime
-from pathlib import Path
 
 from controller.clock import SystemClock
 from controller.config import Config, config_path, load_config
@@ -153,7 +152,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_registry(args: argparse.Namespace):  # noqa: ANN202 - local import keeps start-up light
+def _token_registry(args: argparse.Namespace):
     from controller.store import Store
     from controller.tokens import TokenRegistry
 

@@ -237,7 +237,6 @@ class LightingCoordinator:
                  circuits: list[CircuitConfig]) -> dict[int, Any]:
         targets: dict[int, Any] = {}
         for circuit in circuits:
-            record = self.records[circuit.id]
             level = self._wanted_level(circuit)
             if isinstance(driver, Dimmer):
                 targets[circuit.channels[0]] = level

@@ -22,8 +22,8 @@ def summarise(config: Config, *, source: str, now: datetime | None = None) -> st
     s = config.site
     lines = [
         f"config OK: {source}",
-        f"site      {s.id} — {s.name or s.id} ({s.latitude:.4f}, {s.longitude:.4f}, "
-        f"{s.timezone}); today {today}: {', '.join(sun)}",
+        (f"site      {s.id} — {s.name or s.id} ({s.latitude:.4f}, {s.longitude:.4f}, "
+         f"{s.timezone}); today {today}: {', '.join(sun)}"),
         f"storage   {config.storage.path}",
         f"api       http://{config.api.host}:{config.api.port}/",
         f"buses     {len(config.buses)}: " + ", ".join(
@@ -32,10 +32,10 @@ def summarise(config: Config, *, source: str, now: datetime | None = None) -> st
             f"{d.id} ({d.profile} @ {d.bus}/{d.unit})" for d in config.devices),
         f"circuits  {len(config.circuits)}: " + ", ".join(
             f"{c.id}→{c.program or 'no programme'}" for c in config.circuits),
-        f"programmes {len(config.lighting_programs)}, calendars {len(config.calendars)}, "
-        f"groups {len(config.groups)}",
-        f"radio     {len(config.zones)} zones, {len(config.amplifiers)} amplifiers, "
-        f"output {config.broadcast.output}",
+        (f"programmes {len(config.lighting_programs)}, calendars {len(config.calendars)}, "
+         f"groups {len(config.groups)}"),
+        (f"radio     {len(config.zones)} zones, {len(config.amplifiers)} amplifiers, "
+         f"output {config.broadcast.output}"),
         f"mqtt      {config.mqtt.url if config.mqtt else 'off'}",
     ]
     return "\n".join(lines)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -149,7 +148,7 @@ def controller(tmp_path: Path, cabinet: SimulatedCabinet) -> Controller:
             ctl.proc.stdout.close()
 
 
-async def eventually(condition, timeout_s: float = 10.0) -> None:  # noqa: ANN001
+async def eventually(condition, timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.02)

@@ -1,0 +1,215 @@
+"""What the API answers about the installation: health, status, circuits, devices, events,
+audit and tokens. The lighting schedule's own documents are in ``schedule_models``.
+
+Handlers return these models, never dicts: FastAPI serialises a declared model with pydantic's
+serialiser, about 30 times cheaper than ``jsonable_encoder`` on a dict (LIBRARIES.md, HTTP).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["viewer", "operator", "technician", "admin"]  # controller.tokens.ROLES
+State = Literal["on", "off"]
+Severity = Literal["info", "warning", "alarm"]  # controller.alarms.SEVERITIES
+TOKEN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # as controller.tokens checks it
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="machine-readable, e.g. not_found, invalid, conflict")
+    message: str
+    field: str | None = Field(default=None,
+                              description="dotted path of the input to blame, if one is")
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorBody
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded while an alarm of severity 'alarm' is open or a device is offline")
+    clock_synced: bool
+    version: str
+
+
+# -- circuits ----------------------------------------------------------------------------------
+
+class DesiredPublic(BaseModel):
+    state: State
+    level: int
+    source: Literal["schedule", "override", "default"]
+    rule: str | None = Field(description="the window or override that decides")
+    since: datetime | None = None
+    until: datetime | None = Field(default=None, description="when it next changes, if known")
+
+
+class CommandedPublic(BaseModel):
+    state: State
+    level: int
+    at: datetime
+
+
+class ActualPublic(BaseModel):
+    state: State
+    level: int
+    read_at: datetime
+
+
+class CircuitPublic(BaseModel):
+    id: str
+    name: str
+    groups: list[str]
+    program: str | None
+    desired: DesiredPublic = Field(description="what the rules say")
+    commanded: CommandedPublic | None = Field(description="what was last written")
+    actual: ActualPublic | None = Field(description="what the device read back; null if unknown")
+    device_online: bool | None = Field(description="null until the device was first asked")
+
+
+# -- devices and events ------------------------------------------------------------------------
+
+class DevicePublic(BaseModel):
+    id: str
+    bus: str
+    unit: int
+    profile: str
+    online: bool | None = Field(description="null until the device was first asked")
+    last_error: str | None
+    last_ok_at: datetime | None
+    down_since: datetime | None
+    latency_ms: float | None
+    transactions: int
+    failures: int
+    bus_requests: int = Field(description="Modbus frames sent on the device's bus, retries too")
+
+
+class ProbePublic(BaseModel):
+    id: str
+    reachable: bool
+    error: str | None
+    latency_ms: float | None
+    read: dict[str, Any] | None = Field(description="what the device holds, by register kind")
+
+
+class EventPublic(BaseModel):
+    """An alarm (a condition, open until ``cleared_at``) or a notable event."""
+
+    model_config = ConfigDict(extra="allow")  # events carry details of their kind
+
+    id: str
+    time: datetime
+    type: Literal["alarm", "event"]
+    severity: Severity
+    kind: str
+    target: str
+    message: str
+    cleared_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+class PlanEntryPublic(BaseModel):
+    """One transition, as ``communectl plan --format json`` prints it."""
+
+    time: datetime
+    kind: Literal["lighting", "broadcast"]
+    target: str
+    state: State
+    level: int
+    rule: str | None
+    program: str
+
+
+class PlanNotePublic(BaseModel):
+    """A window skipped on a day, and why (e.g. no sunset on a polar day)."""
+
+    day: date
+    program: str
+    rule: str
+    reason: str
+
+
+class PlanPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from", description="first local day; a plan day runs noon to noon")
+    days: int
+    entries: list[PlanEntryPublic]
+    skipped: list[PlanNotePublic]
+
+
+# -- status --------------------------------------------------------------------------------------
+
+class SitePublic(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    latitude: float
+    longitude: float
+    local_time: datetime
+
+
+class CountsPublic(BaseModel):
+    circuits: int
+    circuits_on: int = Field(description="circuits whose desired state is on")
+    devices: int
+    devices_online: int
+    devices_offline: int
+    alarms_open: int
+    overrides_active: int
+
+
+class StatusPublic(BaseModel):
+    site: SitePublic
+    time: datetime
+    started_at: datetime
+    circuits: list[CircuitPublic]
+    devices: list[DevicePublic]
+    alarms: list[EventPublic] = Field(description="open alarms, oldest first")
+    next_events: list[PlanEntryPublic] = Field(description="lighting transitions, next 24 h")
+    zones: list[dict[str, Any]] = Field(description="loudspeaker zones (radio: not built yet)")
+    nodes: list[dict[str, Any]] = Field(description="field nodes (radio: not built yet)")
+    broadcast: dict[str, Any] | None = Field(description="what plays now (radio: not built yet)")
+    counts: CountsPublic
+
+
+# -- admin ---------------------------------------------------------------------------------------
+
+class AuditRecordPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    time: datetime
+    actor: str = Field(description="the token's name")
+    role: Role
+    action: str = Field(description="e.g. override.create, lighting_program.update")
+    target: str
+    details: dict[str, Any]
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TOKEN_NAME_PATTERN,
+                      description="1-64 letters, digits, '.', '_', '@' or '-'")
+    role: Role
+    expires_days: Annotated[int, Field(strict=True, ge=1, le=3660)] | None = None
+
+
+class TokenPublic(BaseModel):
+    name: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    expired: bool
+    last4: str = Field(description="the secret's last four characters")
+
+
+class TokenCreated(TokenPublic):
+    secret: str = Field(description="shown once; only its hash is stored")
