@@ -36,9 +36,10 @@ CODES = {
 }
 # Where a validation error can be: the first element of pydantic's ``loc`` for a request.
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
-# pydantic names the branch of a union (``int | str``) or a validator in ``loc``; a reader
-# wants the field, not the branch.
+# pydantic names the branch of a union (``int | str``, ``function-after[...]``) in ``loc``; a
+# reader wants the field, not the branch.
 _BRANCH_TAGS = {"int", "str", "float", "bool", "none"}
+_BRANCH_PREFIXES = ("function-", "constrained-")
 
 
 class ApiError(HTTPException):
@@ -74,8 +75,8 @@ def error_response(status: int, code: str, message: str, *, field: str | None = 
 def field_of(loc: Sequence[Any]) -> str | None:
     """("body", "windows", 0, "on") -> "windows.0.on"; ("query", "days") -> "days"."""
     parts = list(loc[1:] if loc and loc[0] in _LOCATIONS else loc)
-    kept = [str(p) for p in parts
-            if not (isinstance(p, str) and (p in _BRANCH_TAGS or "[" in p or "-" in p))]
+    kept = [str(p) for p in parts if not (isinstance(p, str) and (
+        p in _BRANCH_TAGS or "[" in p or p.startswith(_BRANCH_PREFIXES)))]
     return ".".join(kept) or None
 
 
@@ -96,10 +97,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
-    if first.get("type") == "json_invalid":
-        return error_response(400, "malformed_json", f"the body is not valid JSON: "
-                              f"{first.get('ctx', {}).get('error', first['msg'])}")
+    first: dict[str, Any] = dict(errors[0]) if errors else {}
+    if first.get("type") == "json_invalid":  # from a route that parses with json.loads
+        return error_response(400, "malformed_json", "the body is not valid JSON")
     field = field_of(first.get("loc", ()))
     message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
     if first.get("type") == "missing" and field is None:

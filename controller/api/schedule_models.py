@@ -11,16 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from controller.api.models import State
-from controller.config import ID_PATTERN, CalendarConfig, LightingProgramConfig, WindowConfig
+from controller.api.models import Instant, State
+from controller.config import (
+    ID_PATTERN,
+    CalendarConfig,
+    LightingProgramConfig,
+    WindowConfig,
+)
 
 MAX_OVERRIDE_MIN = 7 * 24 * 60  # a forgotten override ends within a week
 MAX_WINDOWS = 48
 MAX_CALENDAR_ENTRIES = 1000
 MAX_NAME = 200
-TARGET_PATTERN = r"^(all|(circuit|group):" + ID_PATTERN.removeprefix("^")[:-1] + r")$"
+TARGET_PATTERN = rf"^(all|(circuit|group):{ID_PATTERN.strip('^$')})$"
 
 
 class OverrideCreate(BaseModel):
@@ -33,7 +38,7 @@ class OverrideCreate(BaseModel):
         default=None, description="1-100, default 100; ignored when the state is off")
     duration_min: Annotated[int, Field(strict=True, ge=1, le=MAX_OVERRIDE_MIN)] | None = Field(
         default=None, description="give this or until")
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO-8601 with an offset, within a week; or duration_min")
     reason: str = Field(min_length=1, max_length=200)
 

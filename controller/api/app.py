@@ -1,0 +1,63 @@
+"""The HTTP API as a FastAPI app, made for one ``Runtime`` by ``create_app`` (never at import
+time: every test, and the controller, builds its own).
+
+Layout: ``/api/v1/...`` (JSON, bearer tokens; SPEC: HTTP API), ``/metrics`` (Prometheus, also
+under ``/api/v1``), ``/docs`` and ``/openapi.json`` (FastAPI's, no token), and ``/`` (a
+placeholder page until the dashboard exists).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from controller.api import (
+    metrics,
+    routes_admin,
+    routes_devices,
+    routes_events,
+    routes_lighting,
+    routes_schedules,
+    routes_status,
+)
+from controller.api.bodies import (
+    MAX_JSON_BODY_BYTES,
+    BodyLimitMiddleware,
+    require_json_body,
+)
+from controller.api.context import attach_runtime
+from controller.api.errors import error_responses, install_error_handlers
+from controller.api.pages import pages_router
+from controller.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """\
+Street lights (and, later, the radio) of one commune.
+
+Send `Authorization: Bearer TOKEN` with every request but `GET /api/v1/health`. Roles, each
+including the one before: **viewer** (read), **operator** (radio), **technician** (overrides,
+lighting programmes, calendars, devices, acknowledging alarms), **admin** (tokens, audit).
+
+Errors are `{"error": {"code", "message", "field"?}}`; `field` is the dotted path of the input
+to blame. Every change is recorded in `GET /api/v1/audit`.
+"""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="communectl", version=runtime.version, description=DESCRIPTION)
+    attach_runtime(app, runtime)
+    app.state.metrics = metrics.metrics_registry(runtime)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_JSON_BODY_BYTES,
+                       path_prefix=API_PREFIX)
+
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_json_body)],
+                    responses=error_responses(400, 401, 403, 404, 413, 415, 422))
+    for module in (routes_status, routes_lighting, routes_schedules, routes_devices,
+                   routes_events, routes_admin, metrics):
+        api.include_router(module.router)
+    app.include_router(api)
+    # Prometheus scrapes /metrics by default.
+    app.include_router(metrics.router, include_in_schema=False)
+    app.include_router(pages_router())
+    return app

@@ -1,0 +1,128 @@
+"""``GET /metrics``: Prometheus text, read from the runtime at scrape time.
+
+One ``CollectorRegistry`` per app, never prometheus_client's global one, so that several apps
+(one per test) live in one process. A custom collector reads the runtime when scraped instead
+of keeping gauges up to date from every code path: nothing can be forgotten or go stale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from controller.alarms import SEVERITIES
+from controller.api.auth import Viewer
+from controller.runtime import Runtime
+
+PREFIX = "communectl"
+LATENESS_QUANTILES = (0.5, 0.9, 0.99)
+
+router = APIRouter(tags=["status"])
+
+
+class RuntimeCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._devices()
+        yield from self._buses()
+        yield from self._circuits()
+        yield from self._alarms()
+        yield self._lateness()
+        yield from self._storage()
+
+    def _devices(self) -> Iterator[Metric]:
+        health = self._runtime.devices.health
+        up = GaugeMetricFamily(f"{PREFIX}_device_up",
+                               "1 if the device answered last time, else 0 (also before the "
+                               "first answer)", labels=["device"])
+        failures = CounterMetricFamily(f"{PREFIX}_device_failures",
+                                       "Device transactions that failed", labels=["device"])
+        for device_id, state in sorted(health.items()):
+            up.add_metric([device_id], 1.0 if state.online else 0.0)
+            failures.add_metric([device_id], state.failures)
+        yield up
+        yield failures
+
+    def _buses(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(f"{PREFIX}_modbus_requests",
+                                       "Modbus frames sent, retries included", labels=["bus"])
+        failures = CounterMetricFamily(f"{PREFIX}_modbus_failures",
+                                       "Modbus transactions that ended in an error",
+                                       labels=["bus"])
+        for bus_id, bus in sorted(self._runtime.devices.buses.items()):
+            requests.add_metric([bus_id], bus.stats.requests)
+            failures.add_metric([bus_id], bus.stats.failures)
+        yield requests
+        yield failures
+
+    def _circuits(self) -> Iterator[Metric]:
+        names = ("desired", "commanded", "actual")
+        families = {n: GaugeMetricFamily(f"{PREFIX}_circuit_{n}_level",
+                                         f"Circuit level 0-100, {n}", labels=["circuit"])
+                    for n in names}
+        for circuit_id, record in sorted(self._runtime.lighting.records.items()):
+            levels = (record.desired.level if record.desired else None,
+                      record.commanded_level, record.actual_level)
+            for name, level in zip(names, levels, strict=True):
+                if level is not None:  # unknown is absent, not 0: 0 means off
+                    families[name].add_metric([circuit_id], level)
+        yield from families.values()
+        yield CounterMetricFamily(f"{PREFIX}_lighting_reconciles",
+                                  "Reconcile passes of the lighting coordinator",
+                                  value=self._runtime.lighting.reconciles)
+
+    def _alarms(self) -> Iterator[Metric]:
+        open_alarms = GaugeMetricFamily(f"{PREFIX}_alarms_open", "Open alarms by severity",
+                                        labels=["severity"])
+        records = self._runtime.alarms.open_alarms()
+        for severity in SEVERITIES:
+            open_alarms.add_metric([severity],
+                                   sum(r.get("severity") == severity for r in records))
+        yield open_alarms
+
+    def _lateness(self) -> Metric:
+        # The coordinator keeps the latest transitions only (a bounded deque), so _count and
+        # _sum cover that window and stop growing once it is full.
+        name = f"{PREFIX}_lighting_transition_lateness_seconds"
+        summary = Metric(name, "How late lighting transitions were written, over the latest "
+                               "ones kept in memory", "summary")
+        values = sorted(self._runtime.lighting.lateness_s)
+        for q in LATENESS_QUANTILES if values else ():
+            summary.add_sample(name, {"quantile": str(q)}, nearest_rank(values, q))
+        summary.add_sample(f"{name}_count", {}, len(values))
+        summary.add_sample(f"{name}_sum", {}, sum(values))
+        return summary
+
+    def _storage(self) -> Iterator[Metric]:
+        written = CounterMetricFamily(f"{PREFIX}_history_bytes_written",
+                                      "Bytes appended to history since start (SD card wear)",
+                                      labels=["kind"])
+        for kind, history in (("events", self._runtime.events), ("audit", self._runtime.audit)):
+            written.add_metric([kind], history.bytes_written)
+        yield written
+
+
+def nearest_rank(ordered: Sequence[float], q: float) -> float:
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+def metrics_registry(runtime: Runtime) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RuntimeCollector(runtime))
+    ProcessCollector(registry=registry)  # memory and CPU of the gateway process
+    return registry
+
+
+@router.get("/metrics", summary="Prometheus metrics (text format)",
+            response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(request: Request, caller: Viewer) -> Response:
+    registry: CollectorRegistry = request.app.state.metrics
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,37 @@
+"""Field devices: link health per device, and a probe that asks one device now."""
+
+from __future__ import annotations
+
+from controller.api.auth import Technician, Viewer
+from controller.api.bodies import json_router
+from controller.api.context import RuntimeDep
+from controller.api.errors import not_found
+from controller.api.models import DevicePublic, ProbePublic
+from controller.api.views import devices_public
+from controller.runtime import Runtime
+
+router = json_router(tags=["devices"])
+
+
+@router.get("/devices", summary="Every device: online, last error, latency")
+async def list_devices(runtime: RuntimeDep, caller: Viewer) -> list[DevicePublic]:
+    return devices_public(runtime)
+
+
+@router.get("/devices/{device_id}", summary="One device")
+async def get_device(device_id: str, runtime: RuntimeDep, caller: Viewer) -> DevicePublic:
+    check_device(runtime, device_id)
+    return DevicePublic.model_validate(runtime.devices.describe(device_id))
+
+
+@router.post("/devices/{device_id}/probe",
+             summary="Ask the device once: reachable, latency, what it holds")
+async def probe_device(device_id: str, runtime: RuntimeDep, caller: Technician) -> ProbePublic:
+    # Reads only; the bus worker serialises it with the coordinators' traffic.
+    check_device(runtime, device_id)
+    return ProbePublic.model_validate(await runtime.devices.probe(device_id))
+
+
+def check_device(runtime: Runtime, device_id: str) -> None:
+    if device_id not in runtime.devices.drivers:
+        raise not_found("device", device_id)

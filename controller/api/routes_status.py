@@ -1,0 +1,77 @@
+"""At a glance: ``GET /health`` (no token: for load balancers and watchdogs) and
+``GET /status`` (everything a technician's phone shows on its first screen)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from controller.api.auth import Viewer
+from controller.api.bodies import json_router
+from controller.api.context import RuntimeDep
+from controller.api.models import CountsPublic, HealthPublic, SitePublic, StatusPublic
+from controller.api.views import (
+    circuits_public,
+    devices_public,
+    event_public,
+    plan_between,
+    plan_entry_public,
+)
+from controller.programs import site_of
+from controller.runtime import Runtime
+
+NEXT_EVENTS_HORIZON = timedelta(hours=24)
+NEXT_EVENTS_SHOWN = 10
+
+router = json_router(tags=["status"])
+
+
+def clock_synced(runtime: Runtime) -> bool:
+    """True until the runtime can tell (it gains a ``clock_synced`` check with NTP support)."""
+    synced = getattr(runtime, "clock_synced", True)
+    return bool(synced() if callable(synced) else synced)
+
+
+def is_degraded(runtime: Runtime) -> bool:
+    alarm_open = any(r.get("severity") == "alarm" for r in runtime.alarms.open_alarms())
+    device_down = any(h.online is False for h in runtime.devices.health.values())
+    return alarm_open or device_down
+
+
+@router.get("/health", summary="Liveness, without a token")
+async def health(runtime: RuntimeDep) -> HealthPublic:
+    return HealthPublic(status="degraded" if is_degraded(runtime) else "ok",
+                        clock_synced=clock_synced(runtime), version=runtime.version)
+
+
+@router.get("/status", summary="Site, circuits, devices, alarms and what happens next")
+async def status(runtime: RuntimeDep, caller: Viewer) -> StatusPublic:
+    now = runtime.clock.now()
+    site = runtime.config.site
+    circuits = circuits_public(runtime)
+    devices = devices_public(runtime)
+    alarms = [event_public(r) for r in runtime.alarms.open_alarms()]
+    entries, _ = plan_between(runtime, start=now, end=now + NEXT_EVENTS_HORIZON)
+    counts = CountsPublic(
+        circuits=len(circuits),
+        circuits_on=sum(c.desired.state == "on" for c in circuits),
+        devices=len(devices),
+        devices_online=sum(d.online is True for d in devices),
+        devices_offline=sum(d.online is False for d in devices),
+        alarms_open=len(alarms),
+        overrides_active=len(runtime.overrides.active(now=now)),
+    )
+    return StatusPublic(
+        site=SitePublic(id=site.id, name=site.name or site.id, timezone=site.timezone,
+                        latitude=site.latitude, longitude=site.longitude,
+                        local_time=now.astimezone(site_of(runtime.config).tz)),
+        time=now,
+        started_at=runtime.started_at,
+        circuits=circuits,
+        devices=devices,
+        alarms=alarms,
+        next_events=[plan_entry_public(e) for e in entries[:NEXT_EVENTS_SHOWN]],
+        zones=[],
+        nodes=[],
+        broadcast=None,
+        counts=counts,
+    )

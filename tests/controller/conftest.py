@@ -1,0 +1,136 @@
+"""Fixtures for the HTTP API tests: a simulated cabinet served over Modbus TCP on loopback, a
+runtime on a fake clock at noon of an ordinary day (every lamp off by the schedule), its API
+app, a client that calls the app in-process, and a token per role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from controller.api.app import create_app
+from controller.clock import FakeClock
+from controller.config import parse_config
+from controller.runtime import Runtime, build_runtime
+from controller.tokens import ROLES
+from drivers.simulator import SimulatedCabinet
+
+ICT = ZoneInfo("Asia/Ho_Chi_Minh")
+# A Thursday, no holiday: at 19.87 N sunset is about 17:15 and sunrise about 06:10.
+API_NOON = datetime(2026, 11, 26, 12, 0, tzinfo=ICT)
+API_HOLIDAY = datetime(2026, 12, 1, 12, 0, tzinfo=ICT)  # in the "holidays" calendar
+RELAY_UNIT = 1
+
+API_CONFIG = """
+[site]
+id = "api-test"
+name = "Xã Thử Nghiệm"
+latitude = 19.87
+longitude = 105.71
+timezone = "Asia/Ho_Chi_Minh"
+
+[storage]
+path = "{data}"
+
+[lighting]
+settle_s = 0
+
+[[buses]]
+id = "cabinet-1"
+kind = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+retries = 0
+
+[[devices]]
+id = "relay-1"
+bus = "cabinet-1"
+unit = 1
+profile = "relay8"
+
+[[circuits]]
+id = "road-5"
+name = "Đường số 5"
+device = "relay-1"
+channel = 0
+groups = ["main-road"]
+program = "part-night"
+
+[[circuits]]
+id = "road-6"
+device = "relay-1"
+channel = 1
+groups = ["main-road"]
+program = "part-night"
+
+[[lighting_programs]]
+id = "part-night"
+windows = [
+  {{ on = "sunset+5m", off = "earliest(23:00, sunrise-10m)" }},
+  {{ on = "04:30", off = "sunrise-10m" }},
+  {{ on = "sunset+5m", off = "sunrise-10m", calendar = "holidays" }},
+]
+
+[[lighting_programs]]
+id = "all-night"
+name = "Cả đêm"
+windows = [{{ on = "sunset+5m", off = "sunrise-10m" }}]
+
+[[calendars]]
+id = "holidays"
+dates = ["09-02", "lunar:01-15", "2026-12-01"]
+public_holidays = "VN"
+"""
+
+
+@pytest.fixture
+async def api_cabinet() -> AsyncIterator[SimulatedCabinet]:
+    cabinet = SimulatedCabinet()
+    cabinet.add_relay_board(RELAY_UNIT, coils=8)
+    await cabinet.start_tcp("127.0.0.1", 0)
+    yield cabinet
+    await cabinet.stop()
+
+
+@pytest.fixture
+def api_clock() -> FakeClock:
+    return FakeClock(API_NOON)
+
+
+@pytest.fixture
+async def api_runtime(tmp_path: Path, api_cabinet: SimulatedCabinet,
+                      api_clock: FakeClock) -> AsyncIterator[Runtime]:
+    config = parse_config(API_CONFIG.format(data=tmp_path / "data", port=api_cabinet.tcp_port))
+    runtime = build_runtime(config, api_clock)
+    yield runtime
+    await runtime.devices.close()
+
+
+@pytest.fixture
+def api_app(api_runtime: Runtime) -> FastAPI:
+    return create_app(api_runtime)
+
+
+@pytest.fixture
+async def api_client(api_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=api_app)
+    async with httpx.AsyncClient(transport=transport,
+                                 base_url="http://testserver/api/v1") as client:
+        yield client
+
+
+@pytest.fixture
+def role_headers(api_runtime: Runtime) -> dict[str, dict[str, str]]:
+    """An ``Authorization`` header per role, for tokens named after their role."""
+    headers = {}
+    for role in ROLES:
+        secret, _ = api_runtime.tokens.create(name=f"{role}-token", role=role,
+                                              expires_days=None, now=api_runtime.clock.now())
+        headers[role] = {"Authorization": f"Bearer {secret}"}
+    return headers
