@@ -85,7 +85,9 @@ class LightingCoordinator:
         self._next_check_mono = float("-inf")
         self._retry_at_mono: dict[str, float] = {}
         self._due: dict[str, datetime] = {}  # circuit -> due time of a transition not yet written
-        self.lateness_s: deque[float] = deque(maxlen=10_000)
+        self.lateness_s: deque[float] = deque(maxlen=10_000)  # the latest, for quantiles
+        self.lateness_count = 0  # all since start, for the metrics' _count and _sum
+        self.lateness_sum_s = 0.0
         self.reconciles = 0
 
     # -- the loop ----------------------------------------------------------------------------
@@ -274,6 +276,8 @@ class LightingCoordinator:
                 late_s = (done_at - due).total_seconds()
                 if 0 <= late_s <= LATENESS_HORIZON_S:
                     self.lateness_s.append(late_s)
+                    self.lateness_count += 1
+                    self.lateness_sum_s += late_s
 
     async def _check_meter(self, meter_id: str) -> None:
         reading = await self._devices.call(meter_id, lambda d: d.read())

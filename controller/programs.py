@@ -104,9 +104,18 @@ class ProgramBook:
                 problems[f"calendar:{doc['id']}"] = str(exc)
         for doc in self._store.all(PROGRAMS):
             try:
-                programs[doc["id"]] = program_from_doc(doc)
+                program = program_from_doc(doc)
             except ScheduleError as exc:
                 problems[f"program:{doc['id']}"] = str(exc)
+                continue
+            # The API refuses this, but a hand-edited file could do it; a programme that
+            # cannot be evaluated must not stop the coordinator: it is left out and reported.
+            missing = sorted({w.calendar for w in program.windows
+                              if w.calendar and w.calendar not in calendars})
+            if missing:
+                problems[f"program:{doc['id']}"] = f"unknown calendars {missing}"
+                continue
+            programs[doc["id"]] = program
         self._programs, self._calendars, self._problems = programs, calendars, problems
         self._revision = revision
 

@@ -89,16 +89,16 @@ class RuntimeCollector(Collector):
         yield open_alarms
 
     def _lateness(self) -> Metric:
-        # The coordinator keeps the latest transitions only (a bounded deque), so _count and
-        # _sum cover that window and stop growing once it is full.
+        # Quantiles over the latest transitions kept in memory; _count and _sum over all of
+        # them since start, so that rate() works in Prometheus.
         name = f"{PREFIX}_lighting_transition_lateness_seconds"
-        summary = Metric(name, "How late lighting transitions were written, over the latest "
-                               "ones kept in memory", "summary")
-        values = sorted(self._runtime.lighting.lateness_s)
+        summary = Metric(name, "How late lighting transitions were written", "summary")
+        lighting = self._runtime.lighting
+        values = sorted(lighting.lateness_s)
         for q in LATENESS_QUANTILES if values else ():
             summary.add_sample(name, {"quantile": str(q)}, nearest_rank(values, q))
-        summary.add_sample(f"{name}_count", {}, len(values))
-        summary.add_sample(f"{name}_sum", {}, sum(values))
+        summary.add_sample(f"{name}_count", {}, lighting.lateness_count)
+        summary.add_sample(f"{name}_sum", {}, lighting.lateness_sum_s)
         return summary
 
     def _storage(self) -> Iterator[Metric]:

@@ -207,7 +207,7 @@ async def test_the_plan_as_icalendar(api_client: httpx.AsyncClient,
     ({"format": "pdf"}, "format"),
 ])
 async def test_bad_plan_parameters(api_client: httpx.AsyncClient, role_headers: Headers,
-                                   params: dict[str, object], field: str) -> None:
+                                   params: dict[str, str | int], field: str) -> None:
     response = await api_client.get("/plan", params=params, headers=role_headers["viewer"])
     assert (response.status_code, response.json()["error"]["field"]) == (422, field)
 

@@ -13,10 +13,9 @@ from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import RELAY_UNIT
 
 Headers = dict[str, dict[str, str]]
-EVENING_ONLY = {"id": "evening-only", "name": "Buổi tối",
-                "windows": [{"on": "sunset", "off": "22:00", "level": 80,
-                             "days": ["sat", "sun"]}]}
-MARKET_DAYS = {"id": "market-days", "dates": ["2026-12-05", "lunar:01-01"],
+EVENING_WINDOW = {"on": "sunset", "off": "22:00", "level": 80, "days": ["sat", "sun"]}
+EVENING_ONLY = {"id": "evening-only", "name": "Buổi tối", "windows": [EVENING_WINDOW]}
+MARKET_DAYS: dict[str, Any] = {"id": "market-days", "dates": ["2026-12-05", "lunar:01-01"],
                "ranges": [["2027-02-05", "2027-02-10"]]}
 
 
@@ -47,7 +46,7 @@ async def test_create_a_programme_once(api_client: httpx.AsyncClient, role_heade
                                    headers=role_headers["technician"])
     assert created.status_code == 201
     assert created.json() == {**EVENING_ONLY, "circuits": [],
-                              "windows": [{**EVENING_ONLY["windows"][0], "calendar": None}]}
+                              "windows": [{**EVENING_WINDOW, "calendar": None}]}
     assert (again.status_code, again.json()["error"]["field"]) == (409, "id")
     assert "evening-only" in api_runtime.programs.programs()
     assert [(r["action"], r["target"]) for r in api_runtime.audit.query()] == [
