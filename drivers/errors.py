@@ -13,6 +13,8 @@ exc``), so callers never catch a pymodbus, aiomqtt or TinyDB exception.
     │   └── VerifyMismatch     the read-back after a write differs from what was written
     ├── BrokerError            the MQTT broker is unreachable or refused us
     ├── AudioError             playback or speech synthesis failed
+    │   ├── NotAudio           a file that ffprobe finds no audio stream in
+    │   └── StreamFailed       a relayed stream could not be opened or broke off
     └── StorageError           the data folder cannot be read or written
 
 The tree lives in ``drivers`` because it is the lowest package that ``controller`` and
@@ -70,6 +72,14 @@ class BrokerError(ControllerError):
 
 class AudioError(ControllerError):
     """Audio playback or speech synthesis failed."""
+
+
+class NotAudio(AudioError):
+    """The file holds no audio stream we can play (an upload that only pretends to be audio)."""
+
+
+class StreamFailed(AudioError):
+    """A relayed stream could not be opened, or stopped before its duration was over."""
 
 
 class StorageError(ControllerError):
