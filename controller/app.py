@@ -74,8 +74,9 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
     async with AsyncExitStack() as cleanup:
         cleanup.push_async_callback(runtime.devices.close)
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
+        radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
         api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
-        tasks = {lighting, api}
+        tasks = {lighting, radio, api}
         try:
             while not server.started and not api.done():
                 await asyncio.sleep(0.01)
@@ -94,6 +95,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         finally:
             log.info("stopping")
             server.should_exit = True
+            # The radio first: its stop logs the item cut short and switches zones off, which
+            # needs the device locks that the lighting's stop then holds.
+            radio.cancel()
+            await asyncio.gather(radio, return_exceptions=True)
             await _finish_device_transactions(runtime, lighting)
             await asyncio.gather(api, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):

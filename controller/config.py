@@ -26,8 +26,10 @@ from pydantic import (
     model_validator,
 )
 
+from controller.source_models import Source
 from drivers.errors import ConfigError
 from drivers.profiles import profile_info
+from schedules.broadcasts import Recurrence
 from schedules.calendars import Calendar
 from schedules.errors import ScheduleError
 from schedules.lighting import Window
@@ -216,6 +218,11 @@ class BroadcastConfig(_Frozen):
     require_approval: bool = False
     grace_min: int = Field(default=10, ge=0)
     max_upload_mb: int = Field(default=50, gt=0)
+    volume: float = Field(default=1.0, ge=0, le=2)       # software gain on every item
+    chime: bool = True                                   # a ding-dong before announcements
+    tts_words_per_minute: int = Field(default=140, ge=80, le=300)
+    # Relayed stations: how long to wait for the first bytes before playing the fallback.
+    stream_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("quiet_hours")
     @classmethod
@@ -223,6 +230,19 @@ class BroadcastConfig(_Frozen):
         if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
             raise ValueError('expected "HH:MM-HH:MM"')
         return value
+
+
+class BroadcastProgramConfig(_Frozen):
+    """A recurring broadcast; seeds storage like a lighting programme, then the API edits it."""
+
+    id: Identifier
+    name: str = ""
+    schedule: dict[str, Any]
+    zones: list[str] | Literal["all"] = "all"
+    level: Literal["normal", "priority", "emergency"] = "normal"
+    source: Source
+    enabled: bool = True
+    grace_min: int | None = Field(default=None, ge=0)
 
 
 class MqttConfig(_Frozen):
@@ -254,10 +274,17 @@ class Config(_Frozen):
     amplifiers: list[AmplifierConfig] = []
     zones: list[ZoneConfig] = []
     broadcast: BroadcastConfig = BroadcastConfig()
+    broadcast_programs: list[BroadcastProgramConfig] = []
     mqtt: MqttConfig | None = None
 
     def bus(self, bus_id: str) -> BusConfig:
         return next(b for b in self.buses if b.id == bus_id)
+
+    def zone(self, zone_id: str) -> ZoneConfig | None:
+        return next((z for z in self.zones if z.id == zone_id), None)
+
+    def amplifier(self, amplifier_id: str) -> AmplifierConfig | None:
+        return next((a for a in self.amplifiers if a.id == amplifier_id), None)
 
     def device(self, device_id: str) -> DeviceConfig:
         return next(d for d in self.devices if d.id == device_id)
@@ -326,7 +353,7 @@ def cross_check(config: Config) -> list[str]:
     """References between sections, unique ids, channels within a board, schedule syntax."""
     problems: list[str] = []
     for section in ("buses", "devices", "circuits", "lighting_programs", "calendars",
-                    "amplifiers", "zones"):
+                    "amplifiers", "zones", "broadcast_programs"):
         seen: set[str] = set()
         for index, item in enumerate(getattr(config, section)):
             if item.id in seen:
@@ -416,4 +443,15 @@ def cross_check(config: Config) -> list[str]:
             claim(f"zones[{i}].device", zone.device, zone.channel, zone.id, ("relay",))
         if zone.amplifier and zone.amplifier not in amplifiers:
             problems.append(f"zones[{i}].amplifier: unknown amplifier {zone.amplifier!r}")
+    zones = {z.id for z in config.zones}
+    for i, program in enumerate(config.broadcast_programs):
+        try:
+            Recurrence.parse(program.schedule)
+        except ScheduleError as exc:
+            problems.append(f"broadcast_programs[{i}].{exc}"
+                            if str(exc).startswith("schedule.")
+                            else f"broadcast_programs[{i}].schedule: {exc}")
+        for zone in [] if program.zones == "all" else program.zones:
+            if zone not in zones:
+                problems.append(f"broadcast_programs[{i}].zones: unknown zone {zone!r}")
     return problems

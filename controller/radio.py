@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from controller.config import Config
+from controller.config import BroadcastProgramConfig, Config
 from controller.store import Store
 from schedules.broadcasts import Recurrence, occurrences
 
@@ -45,6 +45,16 @@ def zones_of(config: Config, zones: list[str] | str) -> tuple[str, ...]:
     return tuple(z.id for z in config.zones) if zones == "all" else tuple(zones)
 
 
+def program_doc(program: BroadcastProgramConfig, *, now: datetime) -> dict[str, Any]:
+    return {**program.model_dump(mode="json"), "effective_from": now.isoformat()}
+
+
+def seed_programs(store: Store, config: Config, *, now: datetime) -> list[str]:
+    """Copy the config's broadcast programmes that storage lacks (like lighting programmes)."""
+    return [f"broadcast_program:{p.id}" for p in config.broadcast_programs
+            if store.insert_new(PROGRAMS, program_doc(p, now=now))]
+
+
 def program_items(config: Config, store: Store, *, start: datetime,
                   end: datetime) -> list[AirItem]:
     """Every airing of every enabled programme in [start, end)."""
@@ -53,35 +63,46 @@ def program_items(config: Config, store: Store, *, start: datetime,
         if not doc.get("enabled", True):
             continue
         recurrence = Recurrence.parse(doc["schedule"])
-        for due in occurrences(recurrence, config.site.timezone, start=start, end=end):
+        # A programme airs from when it was added or last changed: its earlier occurrences
+        # were never promised, and must not be logged as missed.
+        effective = doc.get("effective_from")
+        first = max(start, datetime.fromisoformat(effective)) if effective else start
+        if first >= end:
+            continue
+        for due in occurrences(recurrence, config.site.timezone, start=first, end=end):
             items.append(AirItem(
                 key=f"program:{doc['id']}@{due.isoformat()}", kind="program", ref=doc["id"],
                 title=doc.get("name") or doc["id"], due=due,
                 level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
                 source=doc["source"],
-                grace=timedelta(minutes=doc.get("grace_min", config.broadcast.grace_min))))
+                grace=timedelta(minutes=_grace_min(doc, config))))
     return items
 
 
 def announcement_items(config: Config, store: Store) -> list[AirItem]:
     """The next airing of every announcement that may air (approved, not cancelled, repeats
     left); the coordinator asks again after each airing."""
-    items = []
-    for doc in store.all(ANNOUNCEMENTS):
-        if doc.get("status") not in ("scheduled",):
-            continue
-        aired = int(doc.get("aired", 0))
-        repeat = int(doc.get("repeat", 1))
-        if aired >= repeat:
-            continue
-        due = datetime.fromisoformat(doc["next_at"] if aired else doc["at"])
-        items.append(AirItem(
-            key=f"announcement:{doc['id']}#{aired + 1}", kind="announcement", ref=doc["id"],
-            title=doc.get("title") or _title_of(doc["source"]), due=due,
-            level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
-            source=doc["source"],
-            grace=timedelta(minutes=doc.get("grace_min", config.broadcast.grace_min))))
-    return items
+    docs = [d for d in store.all(ANNOUNCEMENTS) if d.get("status") == "scheduled"]
+    return [item for item in (next_airing(config, d) for d in docs) if item is not None]
+
+
+def next_airing(config: Config, doc: dict[str, Any]) -> AirItem | None:
+    """An announcement's next airing, whatever its status; None when every repeat is done."""
+    aired = int(doc.get("aired", 0))
+    if aired >= int(doc.get("repeat", 1)):
+        return None
+    due = datetime.fromisoformat(doc["next_at"] if aired else doc["at"])
+    return AirItem(
+        key=f"announcement:{doc['id']}#{aired + 1}", kind="announcement", ref=doc["id"],
+        title=doc.get("title") or _title_of(doc["source"]), due=due,
+        level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
+        source=doc["source"],
+        grace=timedelta(minutes=_grace_min(doc, config)))
+
+
+def _grace_min(doc: dict[str, Any], config: Config) -> float:
+    grace = doc.get("grace_min")
+    return config.broadcast.grace_min if grace is None else grace
 
 
 def _title_of(source: dict[str, Any]) -> str:

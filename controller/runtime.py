@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 
+from controller.airlog import AirLog
 from controller.alarms import AlarmBook
+from controller.audio_library import AudioLibrary
+from controller.broadcasts import BroadcastCoordinator
 from controller.clock import Clock
 from controller.config import Config
 from controller.devices import DeviceManager
@@ -19,8 +22,13 @@ from controller.history import History
 from controller.lighting import LightingCoordinator
 from controller.overrides import OverrideBook
 from controller.programs import ProgramBook, seed
+from controller.radio import seed_programs
+from controller.sources import SourcePlayer
 from controller.store import Store
 from controller.tokens import TokenRegistry
+from controller.zones import ZoneSwitch
+from drivers.audio import make_sink
+from drivers.tts import SpeechSynth
 
 
 def package_version() -> str:
@@ -43,6 +51,9 @@ class Runtime:
     devices: DeviceManager
     alarms: AlarmBook
     lighting: LightingCoordinator
+    library: AudioLibrary
+    player: SourcePlayer
+    broadcasts: BroadcastCoordinator
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
@@ -52,6 +63,7 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     data = config.storage.path
     store = Store(data)
     seed(store, config)
+    seed_programs(store, config, now=clock.now())
     events = History(data / "history", "events")
     audit = History(data / "history", "audit")
     programs = ProgramBook(store)
@@ -60,7 +72,19 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     alarms = AlarmBook(events, clock)
     lighting = LightingCoordinator(config=config, clock=clock, programs=programs,
                                    overrides=overrides, devices=devices, alarms=alarms)
+    library = AudioLibrary(store, data)
+    radio = config.broadcast
+    player = SourcePlayer(
+        library=library,
+        synth=SpeechSynth(data / "cache" / "tts", voice=radio.tts_voice,
+                          words_per_minute=radio.tts_words_per_minute),
+        stream_connect_timeout_s=radio.stream_connect_timeout_s)
+    broadcasts = BroadcastCoordinator(
+        config=config, clock=clock, store=store,
+        airlog=AirLog(History(data / "history", "broadcasts")),
+        zones=ZoneSwitch(config=config, devices=devices, alarms=alarms, clock=clock),
+        player=player, sink=make_sink(radio.output, clock, data_dir=data), alarms=alarms)
     return Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
                    tokens=TokenRegistry(store), programs=programs, overrides=overrides,
-                   devices=devices, alarms=alarms, lighting=lighting,
-                   started_at=clock.now(), demo=demo)
+                   devices=devices, alarms=alarms, lighting=lighting, library=library,
+                   player=player, broadcasts=broadcasts, started_at=clock.now(), demo=demo)

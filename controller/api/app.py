@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends, FastAPI
 from controller.api import (
     metrics,
     routes_admin,
+    routes_audio,
     routes_devices,
     routes_events,
     routes_lighting,
+    routes_radio,
     routes_schedules,
     routes_status,
 )
@@ -32,7 +34,7 @@ from controller.runtime import Runtime
 API_PREFIX = "/api/v1"
 
 DESCRIPTION = """\
-Street lights (and, later, the radio) of one commune.
+Street lights and the loudspeaker radio of one commune.
 
 Send `Authorization: Bearer TOKEN` with every request but `GET /api/v1/health`. Roles, each
 including the one before: **viewer** (read), **operator** (radio), **technician** (overrides,
@@ -48,15 +50,19 @@ def create_app(runtime: Runtime) -> FastAPI:
     attach_runtime(app, runtime)
     app.state.metrics = metrics.metrics_registry(runtime)
     install_error_handlers(app)
+    upload_limit = runtime.config.broadcast.max_upload_mb * 1024 * 1024
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_JSON_BODY_BYTES,
-                       path_prefix=API_PREFIX)
+                       path_prefix=API_PREFIX, uploads={f"{API_PREFIX}/audio": upload_limit})
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_json_body)],
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
-    for module in (routes_status, routes_lighting, routes_schedules, routes_devices,
-                   routes_events, routes_admin, metrics):
+    for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
+                   routes_devices, routes_events, routes_admin, metrics):
         api.include_router(module.router)
     app.include_router(api)
+    # Uploads are multipart, not JSON: outside the JSON-only router.
+    app.include_router(routes_audio.router, prefix=API_PREFIX,
+                       responses=error_responses(401, 403, 404))
     # Prometheus scrapes /metrics by default.
     app.include_router(metrics.router, include_in_schema=False)
     app.include_router(pages_router())

@@ -63,18 +63,21 @@ class BodyLimitMiddleware:
     """413 for a body over ``max_bytes`` under ``path_prefix``: at once when the declared
     ``Content-Length`` is too large, else when the bytes received pass the limit."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, path_prefix: str) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, path_prefix: str,
+                 uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.path_prefix = path_prefix
+        self.uploads = uploads or {}  # exact path -> its own limit (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
             await self.app(scope, receive, send)
             return
+        limit = self.uploads.get(scope["path"].rstrip("/"), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(413, "too_large", self._too_large())(scope, receive, send)
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(413, "too_large", _too_large(limit))(scope, receive, send)
             return
         received = 0
 
@@ -82,15 +85,18 @@ class BodyLimitMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
+            if received > limit:
                 # Raised inside FastAPI's body read, which passes HTTPExceptions on.
-                raise ApiError(413, self._too_large())
+                raise ApiError(413, _too_large(limit))
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _too_large(self) -> str:
-        return f"the body is larger than {self.max_bytes} bytes"
+
+def _too_large(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"the body is larger than {limit // (1024 * 1024)} MB"
+    return f"the body is larger than {limit} bytes"
 
 
 async def require_json_body(request: Request) -> None:

@@ -38,7 +38,9 @@ CODES = {
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 # pydantic names the branch of a union (``int | str``, ``function-after[...]``) in ``loc``; a
 # reader wants the field, not the branch.
-_BRANCH_TAGS = {"int", "str", "float", "bool", "none"}
+_BRANCH_TAGS = {"int", "str", "float", "bool", "none",
+                # the tags of the SOURCE union (controller.source_models), named like branches
+                "tts", "audio", "stream", "playlist"}
 _BRANCH_PREFIXES = ("function-", "constrained-")
 
 

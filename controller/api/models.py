@@ -187,9 +187,9 @@ class StatusPublic(BaseModel):
     devices: list[DevicePublic]
     alarms: list[EventPublic] = Field(description="open alarms, oldest first")
     next_events: list[PlanEntryPublic] = Field(description="lighting transitions, next 24 h")
-    zones: list[dict[str, Any]] = Field(description="loudspeaker zones (radio: not built yet)")
-    nodes: list[dict[str, Any]] = Field(description="field nodes (radio: not built yet)")
-    broadcast: dict[str, Any] | None = Field(description="what plays now (radio: not built yet)")
+    zones: list[dict[str, Any]] = Field(description="loudspeaker zones: id, name, on")
+    nodes: list[dict[str, Any]] = Field(description="field nodes (MQTT; none without it)")
+    broadcast: dict[str, Any] | None = Field(description="what is on air, or null")
     counts: CountsPublic
 
 

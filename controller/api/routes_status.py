@@ -70,8 +70,10 @@ async def status(runtime: RuntimeDep, caller: Viewer) -> StatusPublic:
         devices=devices,
         alarms=alarms,
         next_events=[plan_entry_public(e) for e in entries[:NEXT_EVENTS_SHOWN]],
-        zones=[],
+        zones=[{"id": z.id, "name": z.name or z.id,
+                "on": z.id in runtime.broadcasts.zones.active}
+               for z in runtime.config.zones],
         nodes=[],
-        broadcast=None,
+        broadcast=runtime.broadcasts.now_playing(),
         counts=counts,
     )

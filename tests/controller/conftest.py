@@ -134,3 +134,81 @@ def role_headers(api_runtime: Runtime) -> dict[str, dict[str, str]]:
                                               expires_days=None, now=api_runtime.clock.now())
         headers[role] = {"Authorization": f"Bearer {secret}"}
     return headers
+
+
+# -- the radio -------------------------------------------------------------------------------
+
+RADIO_UNIT = 3
+AMP_CHANNEL, MINH_DUC_CHANNEL, TRUNG_TAM_CHANNEL = 0, 1, 2
+RADIO_DAWN = datetime(2026, 11, 26, 5, 58, 0, tzinfo=ICT)  # two minutes before the programme
+
+RADIO_CONFIG = """
+[site]
+id = "radio-test"
+latitude = 19.87
+longitude = 105.71
+timezone = "Asia/Ho_Chi_Minh"
+
+[storage]
+path = "{data}"
+
+[[buses]]
+id = "cabinet-1"
+kind = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+retries = 0
+
+[[devices]]
+id = "relay-2"
+bus = "cabinet-1"
+unit = 3
+profile = "relay8"
+
+[[amplifiers]]
+id = "amp-1"
+device = "relay-2"
+channel = 0
+warmup_s = 3
+
+[[zones]]
+id = "minh-duc"
+name = "Thôn Minh Đức"
+device = "relay-2"
+channel = 1
+amplifier = "amp-1"
+
+[[zones]]
+id = "trung-tam"
+name = "Trung tâm xã"
+device = "relay-2"
+channel = 2
+amplifier = "amp-1"
+
+[broadcast]
+output = "file:air"
+quiet_hours = "22:00-05:00"
+require_approval = {approval}
+max_upload_mb = 1
+
+[[broadcast_programs]]
+id = "morning"
+name = "Bản tin buổi sáng"
+schedule = {{ times = ["06:00"] }}
+zones = ["minh-duc"]
+source = {{ type = "tts", text = "Đài truyền thanh xã xin kính chào bà con. Hôm nay trời rét, bà con chú ý giữ ấm cho trẻ nhỏ và người già." }}
+"""
+
+
+def radio_config_text(data: Path, port: int, *, approval: bool = False) -> str:
+    return RADIO_CONFIG.format(data=data, port=port, approval=str(approval).lower())
+
+
+@pytest.fixture
+async def radio_cabinet() -> AsyncIterator[SimulatedCabinet]:
+    cabinet = SimulatedCabinet()
+    cabinet.add_relay_board(RADIO_UNIT, coils=8)
+    await cabinet.start_tcp("127.0.0.1", 0)
+    yield cabinet
+    await cabinet.stop()

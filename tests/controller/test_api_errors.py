@@ -247,8 +247,9 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
             answers[f"{method} {template} #{index}"] = response.status_code
     await api_runtime.lighting.reconcile()
     assert sorted(writers) == [
+        ("POST", "/announcements"), ("POST", "/audio"), ("POST", "/broadcast-programs"),
         ("POST", "/calendars"), ("POST", "/lighting-programs"), ("POST", "/overrides"),
-        ("POST", "/tokens"), ("PUT", "/calendars/{calendar_id}"),
-        ("PUT", "/lighting-programs/{program_id}")]
+        ("POST", "/tokens"), ("PUT", "/broadcast-programs/{program_id}"),
+        ("PUT", "/calendars/{calendar_id}"), ("PUT", "/lighting-programs/{program_id}")]
     assert {k: v for k, v in answers.items() if v not in ERROR_STATUSES} == {}
     assert (stored_state(api_runtime), api_cabinet.coils(RELAY_UNIT)) == before
