@@ -35,6 +35,7 @@ def summarise(config: Config, *, source: str, now: datetime | None = None) -> st
         (f"programmes {len(config.lighting_programs)}, calendars {len(config.calendars)}, "
          f"groups {len(config.groups)}"),
         (f"radio     {len(config.zones)} zones, {len(config.amplifiers)} amplifiers, "
+         f"{len(config.broadcast_programs)} broadcast programmes, "
          f"output {config.broadcast.output}"),
         f"mqtt      {config.mqtt.url if config.mqtt else 'off'}",
     ]
