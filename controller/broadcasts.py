@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,7 +90,8 @@ class BroadcastCoordinator:
         self._changed = asyncio.Event()
         self.current: Airing | None = None
         self.outcomes: dict[str, int] = {}
-        self.start_offsets_ms: list[float] = []
+        # The latest start offsets (scheduled second to first sample), for the metrics.
+        self.start_offsets_ms: deque[float] = deque(maxlen=1000)
         self._started = False
 
     # -- the loop ---------------------------------------------------------------------------

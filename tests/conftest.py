@@ -57,3 +57,45 @@ def _wait_for_links(process: subprocess.Popen[bytes], links: list[Path], log_pat
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"socat did not create {links}: {log_path.read_text(errors='replace')}")
         time.sleep(0.01)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[int]:
+    """A real mosquitto broker on a free loopback port; yields the port."""
+    import socket
+
+    program = require_program("mosquitto")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                      "persistence false\nmax_queued_messages 10000\n")
+    log_path = tmp_path / "mosquitto.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen([program, "-c", str(config)], stdin=subprocess.DEVNULL,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(process, port, log_path)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=SOCAT_START_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    import socket
+
+    deadline = time.monotonic() + SOCAT_START_TIMEOUT_S
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mosquitto did not start: {log_path.read_text(errors='replace')}")
+            time.sleep(0.02)

@@ -37,6 +37,31 @@ class RuntimeCollector(Collector):
         yield from self._alarms()
         yield self._lateness()
         yield from self._storage()
+        yield from self._radio()
+
+    def _radio(self) -> Iterator[Metric]:
+        radio = self._runtime.broadcasts
+        outcomes = CounterMetricFamily(f"{PREFIX}_broadcasts",
+                                       "Broadcast items ended since start, by outcome",
+                                       labels=["outcome"])
+        for outcome in ("completed", "preempted", "failed", "missed", "skipped", "cancelled"):
+            outcomes.add_metric([outcome], radio.outcomes.get(outcome, 0))
+        yield outcomes
+        on_air = GaugeMetricFamily(f"{PREFIX}_broadcast_on_air", "1 while an item plays")
+        on_air.add_metric([], 1 if radio.current is not None and radio.current.on_air else 0)
+        yield on_air
+        zones = GaugeMetricFamily(f"{PREFIX}_zone_on", "Loudspeaker zone relays on",
+                                  labels=["zone"])
+        for zone in self._runtime.config.zones:
+            zones.add_metric([zone.id], 1 if zone.id in radio.zones.active else 0)
+        yield zones
+        offsets = sorted(radio.start_offsets_ms)
+        start = GaugeMetricFamily(f"{PREFIX}_broadcast_start_offset_ms",
+                                  "Scheduled second to first sample, since start",
+                                  labels=["quantile"])
+        for q in (0.5, 0.99):
+            start.add_metric([str(q)], nearest_rank(offsets, q) if offsets else 0.0)
+        yield start
 
     def _devices(self) -> Iterator[Metric]:
         health = self._runtime.devices.health

@@ -11,6 +11,8 @@ from __future__ import annotations
 import array
 import asyncio
 import math
+import socket
+import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -297,3 +299,31 @@ async def test_a_board_that_does_not_answer_raises_an_alarm_and_the_item_still_p
     (record,) = radio.log()
     assert "not switched: relay-2" in record["reason"]
     assert radio.runtime.alarms.is_open("zone_switch_failed", "relay-2")
+
+
+async def test_a_dead_station_is_replaced_by_its_local_file(
+        tmp_path: Path, radio_cabinet: SimulatedCabinet) -> None:
+    ffmpeg = require_program("ffmpeg")
+    fallback = tmp_path / "fallback.mp3"
+    subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=330:duration=2",
+                    "-codec:a", "libmp3lame", str(fallback)], check=True)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    radio = Radio(tmp_path / "data", radio_cabinet, FakeClock(RADIO_DAWN))
+    audio = await radio.runtime.library.add(fallback, name="fallback.mp3", uploaded_by="test",
+                                            now=radio.clock.now())
+    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {**d, "source": {
+        "type": "stream", "url": f"http://127.0.0.1:{dead_port}/live.mp3", "duration_s": 5,
+        "fallback_audio_id": audio["id"]}})
+    await radio.start()
+    await radio.run_until(lambda: radio.outcomes().get(
+        f"program:morning@{MORNING_DUE.isoformat()}") is not None and
+        radio.runtime.broadcasts.current is None)
+    await radio.stop()
+    (record,) = radio.log()
+    assert record["outcome"] == "completed"
+    assert "stream failed, played the fallback" in record["reason"]
+    samples, rate = samples_of(radio.wav_files()[0])
+    assert abs(len(samples) / rate - 5.0) < 0.2  # the whole slot, no dead air
+    assert rms(samples) > 1000
