@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drivers.tts import SpeechSynth  # noqa: E402
-from drivers.vi_text import normalise_vietnamese  # noqa: E402
+from drivers.tts import SpeechSynth
+from drivers.vi_text import normalise_vietnamese
 
 ROUNDS = 7
 ANNOUNCEMENT = (
@@ -64,7 +64,7 @@ def main() -> None:
         asyncio.run(cached_runs())
         duration_s = subprocess.run(["soxi", "-D", str(out)], capture_output=True, text=True,
                                     check=False).stdout.strip() or "?"
-    ms = lambda values: statistics.median(values) * 1000  # noqa: E731
+    ms = lambda values: statistics.median(values) * 1000
     print(f"a {typed_words}-word announcement as typed ({words} words once times, dates and "
           f"numbers are spelled out; {float(duration_s):.1f} s of speech), median of {ROUNDS}:")
     print(f"  espeak-ng alone on normalised text     {ms(floor):8.1f} ms  (baseline)")

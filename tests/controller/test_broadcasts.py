@@ -301,12 +301,17 @@ async def test_a_board_that_does_not_answer_raises_an_alarm_and_the_item_still_p
     assert radio.runtime.alarms.is_open("zone_switch_failed", "relay-2")
 
 
-async def test_a_dead_station_is_replaced_by_its_local_file(
-        tmp_path: Path, radio_cabinet: SimulatedCabinet) -> None:
+@pytest.fixture
+def fallback(tmp_path: Path) -> Path:
     ffmpeg = require_program("ffmpeg")
-    fallback = tmp_path / "fallback.mp3"
+    path = tmp_path / "fallback.mp3"
     subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=frequency=330:duration=2",
-                    "-codec:a", "libmp3lame", str(fallback)], check=True)
+                    "-codec:a", "libmp3lame", str(path)], check=True)
+    return path
+
+
+async def test_a_dead_station_is_replaced_by_its_local_file(
+        tmp_path: Path, radio_cabinet: SimulatedCabinet, fallback: Path) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
