@@ -10,6 +10,7 @@ alarm that still holds is not raised twice and one that went away is closed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,9 @@ class AlarmBook:
         self._history = history
         self._clock = clock
         self._open: dict[tuple[str, str], dict[str, Any]] = {}
+        # Told of every alarm and event as it is written (the MQTT bridge publishes them);
+        # a listener must not block.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         since = clock.now() - ADOPT_WINDOW
         for record in history.query(since=since, where=_is_open_alarm):
             self._open[(record["kind"], record["target"])] = record
@@ -42,6 +46,7 @@ class AlarmBook:
              "message": message}, at=self._clock.now())
         self._open[key] = record
         log.warning("alarm %s on %s: %s", kind, target, message)
+        self._tell(record)
         return True
 
     def clear(self, kind: str, target: str, message: str = "") -> bool:
@@ -69,9 +74,15 @@ class AlarmBook:
     def note(self, kind: str, target: str, message: str, *, severity: str = "info",
              **details: Any) -> dict[str, Any]:
         """A notable event that is not a condition (an override created, a device back)."""
-        return self._history.append(
+        record = self._history.append(
             {"type": "event", "severity": severity, "kind": kind, "target": target,
              "message": message, **details}, at=self._clock.now())
+        self._tell(record)
+        return record
+
+    def _tell(self, record: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(record)
 
     def acknowledge(self, event_id: str, by: str) -> dict[str, Any] | None:
         record = self._history.get(event_id)

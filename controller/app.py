@@ -77,6 +77,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
         api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
         tasks = {lighting, radio, api}
+        bridge = None
+        if runtime.bridge is not None:
+            bridge = asyncio.create_task(runtime.bridge.run(), name="mqtt")
+            tasks.add(bridge)
         try:
             while not server.started and not api.done():
                 await asyncio.sleep(0.01)
@@ -100,6 +104,11 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             radio.cancel()
             await asyncio.gather(radio, return_exceptions=True)
             await _finish_device_transactions(runtime, lighting)
+            if bridge is not None:
+                # Last: "offline" is published once everything else has stopped.
+                await runtime.bridge.stop()
+                bridge.cancel()
+                await asyncio.gather(bridge, return_exceptions=True)
             await asyncio.gather(api, return_exceptions=True)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):

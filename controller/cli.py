@@ -90,6 +90,30 @@ def _parser() -> argparse.ArgumentParser:
 
     devices = sub.add_parser("devices", parents=[common], help="probe every device once")
     devices.set_defaults(handler=_cmd_devices)
+
+    fleet = sub.add_parser("fleet", parents=[common], help="many gateways on one MQTT broker")
+    fleet_sub = fleet.add_subparsers(metavar="ACTION")
+    broker = argparse.ArgumentParser(add_help=False)
+    broker.add_argument("--broker", required=True, metavar="URL",
+                        help="mqtt://host:port or mqtts://host:port")
+    broker.add_argument("--prefix", default="communectl")
+    broker.add_argument("--username")
+    broker.add_argument("--password")
+    broker.add_argument("--format", choices=("table", "json"), default="table")
+    status = fleet_sub.add_parser("status", parents=[common, broker],
+                                  help="every gateway seen, online or not, with its last state")
+    status.add_argument("--listen", type=float, default=2.0, metavar="S",
+                        help="seconds to collect retained messages (default 2)")
+    status.set_defaults(handler=_cmd_fleet_status)
+    announce = fleet_sub.add_parser("announce", parents=[common, broker],
+                                    help="one announcement to many gateways")
+    announce.add_argument("--sites", required=True, help="site ids, comma-separated")
+    announce.add_argument("--text", required=True, help="read out by each gateway's speech")
+    announce.add_argument("--level", choices=("normal", "priority", "emergency"),
+                          default="normal")
+    announce.add_argument("--zones", default="all", help='"all" or zone ids, comma-separated')
+    announce.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    announce.set_defaults(handler=_cmd_fleet_announce)
     return parser
 
 
@@ -213,6 +237,47 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         if r["read"]:
             print(f"{'':<16} {json.dumps(r['read'], ensure_ascii=False)}")
     return EXIT_OK if all(r["reachable"] for r in results) else EXIT_FAILURE
+
+
+def _fleet_connect(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from firmware_bridge.bridge import connect
+
+    return lambda: connect(args.broker, client_id=None, username=args.username,
+                           password=args.password)
+
+
+def _cmd_fleet_status(args: argparse.Namespace) -> int:
+    from firmware_bridge.fleet import fleet_status
+
+    gateways = asyncio.run(fleet_status(_fleet_connect(args), args.prefix, listen_s=args.listen))
+    if args.format == "json":
+        print(json.dumps([g.as_json() for g in gateways], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not gateways:
+        print(f"no gateway has published under {args.prefix}/ on {args.broker}")
+    for g in gateways:
+        on = sum(c.get("state") == "on" for c in g.circuits.values())
+        air = (g.broadcast or {}).get("title", "-")
+        print(f"{g.site:<24} {g.status:<8} circuits {on}/{len(g.circuits)} on   on air: {air}")
+    return EXIT_OK
+
+
+def _cmd_fleet_announce(args: argparse.Namespace) -> int:
+    from firmware_bridge.fleet import fleet_announce
+
+    sites = [s.strip() for s in args.sites.split(",") if s.strip()]
+    zones = "all" if args.zones == "all" else [z.strip() for z in args.zones.split(",")]
+    announcement = {"source": {"type": "tts", "text": args.text}, "level": args.level,
+                    "zones": zones}
+    results = asyncio.run(fleet_announce(_fleet_connect(args), args.prefix, sites,
+                                         announcement, timeout_s=args.timeout))
+    if args.format == "json":
+        print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
+    else:
+        for r in results:
+            detail = f"{r.ack_ms} ms" if r.outcome == "accepted" else (r.error or "no answer")
+            print(f"{r.site:<24} {r.outcome:<9} {detail}")
+    return EXIT_OK if all(r.outcome == "accepted" for r in results) else EXIT_FAILURE
 
 
 if __name__ == "__main__":

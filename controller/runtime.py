@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from controller.airlog import AirLog
 from controller.alarms import AlarmBook
@@ -57,6 +58,11 @@ class Runtime:
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
+    bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Field nodes seen on MQTT (none without it)."""
+        return [] if self.bridge is None else self.bridge.nodes.as_json()
 
 
 def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtime:
@@ -84,7 +90,27 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
         airlog=AirLog(History(data / "history", "broadcasts")),
         zones=ZoneSwitch(config=config, devices=devices, alarms=alarms, clock=clock),
         player=player, sink=make_sink(radio.output, clock, data_dir=data), alarms=alarms)
-    return Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
-                   tokens=TokenRegistry(store), programs=programs, overrides=overrides,
-                   devices=devices, alarms=alarms, lighting=lighting, library=library,
-                   player=player, broadcasts=broadcasts, started_at=clock.now(), demo=demo)
+    runtime = Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
+                      tokens=TokenRegistry(store), programs=programs, overrides=overrides,
+                      devices=devices, alarms=alarms, lighting=lighting, library=library,
+                      player=player, broadcasts=broadcasts, started_at=clock.now(), demo=demo)
+    if config.mqtt is not None:
+        runtime.bridge = make_bridge(runtime)
+    return runtime
+
+
+def make_bridge(runtime: Runtime) -> Any:
+    # Imported only with [mqtt]: aiomqtt stays out of installations that do not use it.
+    from firmware_bridge.bridge import BridgeSettings, MqttBridge
+
+    from controller.mqtt_port import ControllerPort
+
+    mqtt = runtime.config.mqtt
+    assert mqtt is not None
+    bridge = MqttBridge(BridgeSettings(
+        url=mqtt.url, prefix=mqtt.prefix, site_id=runtime.config.site.id,
+        site_name=runtime.config.site.name, accept_commands=mqtt.accept_commands,
+        ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password),
+        ControllerPort(runtime))
+    runtime.alarms.listeners.append(bridge.publish_event)
+    return bridge

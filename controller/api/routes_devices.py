@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
 from controller.api.auth import Technician, Viewer
 from controller.api.bodies import json_router
 from controller.api.context import RuntimeDep
@@ -35,3 +40,18 @@ async def probe_device(device_id: str, runtime: RuntimeDep, caller: Technician) 
 def check_device(runtime: Runtime, device_id: str) -> None:
     if device_id not in runtime.devices.drivers:
         raise not_found("device", device_id)
+
+
+class NodePublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str = Field(description="online | offline (its MQTT last will, or silent too long)")
+    last_seen: datetime | None = None
+    telemetry: dict[str, Any] = Field(default_factory=dict,
+                                      description='what the node reports: {"fw", "rssi", ...}')
+
+
+@router.get("/nodes", summary="Field nodes (IP/4G speakers, lamp-post controllers) on MQTT")
+async def list_nodes(runtime: RuntimeDep, caller: Viewer) -> list[NodePublic]:
+    return [NodePublic.model_validate(n) for n in runtime.nodes()]

@@ -73,7 +73,7 @@ async def status(runtime: RuntimeDep, caller: Viewer) -> StatusPublic:
         zones=[{"id": z.id, "name": z.name or z.id,
                 "on": z.id in runtime.broadcasts.zones.active}
                for z in runtime.config.zones],
-        nodes=[],
+        nodes=runtime.nodes(),
         broadcast=runtime.broadcasts.now_playing(),
         counts=counts,
     )

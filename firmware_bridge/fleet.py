@@ -1,0 +1,146 @@
+"""The province's view: many gateways on one broker (or a bridged cluster), seen and addressed
+through the topics each gateway already publishes (SPEC: MQTT). No federation of our own: the
+broker carries everything.
+
+``fleet_status`` reads the retained messages (every gateway's ``status``, circuit states and
+current broadcast), so a gateway that is offline still shows with its last state.
+``fleet_announce`` sends one announcement to many gateways, each with its own command id, and
+reports each one's acknowledgement, refusal or silence.
+
+The MQTT client comes from ``firmware_bridge.bridge.connect`` (every aiomqtt import lives
+there); anything with ``subscribe``, ``publish`` and ``messages`` works, which the tests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class _Message(Protocol):
+    topic: Any
+    payload: Any
+
+
+class FleetClient(Protocol):
+    async def subscribe(self, topic: str, qos: int = 0) -> Any: ...
+    async def publish(self, topic: str, payload: Any = None, qos: int = 0,
+                      retain: bool = False) -> None: ...
+    @property
+    def messages(self) -> AsyncIterator[_Message]: ...
+
+
+Connect = Callable[[], AbstractAsyncContextManager[FleetClient]]
+
+
+@dataclass
+class GatewayState:
+    site: str
+    status: str = "unknown"  # online | offline | unknown (no retained status seen)
+    circuits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    broadcast: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site, "status": self.status, "circuits": self.circuits,
+                "broadcast": self.broadcast}
+
+
+@dataclass
+class AnnounceResult:
+    site: str
+    outcome: str  # accepted | refused | silent
+    announcement_id: str | None = None
+    error: str | None = None
+    ack_ms: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site, "outcome": self.outcome, "id": self.announcement_id,
+                "error": self.error, "ack_ms": self.ack_ms}
+
+
+async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0
+                       ) -> list[GatewayState]:
+    """Every gateway with a retained message under ``prefix``; retained messages arrive right
+    after subscribing, so a short listen collects them all."""
+    gateways: dict[str, GatewayState] = {}
+    async with connect() as client:
+        for pattern in ("+/status", "+/circuit/+/state", "+/broadcast/now"):
+            await client.subscribe(f"{prefix}/{pattern}", qos=1)
+        try:
+            async with asyncio.timeout(listen_s):
+                async for message in client.messages:
+                    _take_status(gateways, prefix, str(message.topic), _bytes(message.payload))
+        except TimeoutError:
+            pass
+    return sorted(gateways.values(), key=lambda g: g.site)
+
+
+def _take_status(gateways: dict[str, GatewayState], prefix: str, topic: str,
+                 payload: bytes) -> None:
+    parts = topic.removeprefix(prefix + "/").split("/")
+    site = parts[0]
+    state = gateways.setdefault(site, GatewayState(site))
+    try:
+        if parts[1:] == ["status"]:
+            state.status = payload.decode()
+        elif len(parts) == 4 and parts[1] == "circuit" and parts[3] == "state":
+            state.circuits[parts[2]] = json.loads(payload)
+        elif parts[1:] == ["broadcast", "now"]:
+            state.broadcast = json.loads(payload) or None
+    except (ValueError, UnicodeDecodeError):
+        pass  # a malformed retained message says nothing about the gateway
+
+
+async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
+                         announcement: dict[str, Any], *, timeout_s: float = 10.0
+                         ) -> list[AnnounceResult]:
+    """Publish ``announcement`` (as POST /announcements) to each site's ``announce`` topic and
+    wait up to ``timeout_s`` for every ``announce/ack``."""
+    command_ids = {site: f"fleet-{uuid.uuid4().hex[:12]}" for site in sites}
+    results = {site: AnnounceResult(site, "silent") for site in sites}
+    async with connect() as client:
+        # Subscribe before publishing, so that no acknowledgement can come too early.
+        for site in sites:
+            await client.subscribe(f"{prefix}/{site}/announce/ack", qos=1)
+        started = time.perf_counter()
+        for site in sites:
+            await client.publish(f"{prefix}/{site}/announce",
+                                 json.dumps({**announcement, "id": command_ids[site]}), qos=1)
+        waiting = set(sites)
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for message in client.messages:
+                    site = str(message.topic).removeprefix(prefix + "/").split("/")[0]
+                    ack = _json(_bytes(message.payload))
+                    if site not in waiting or ack.get("id") != command_ids[site]:
+                        continue
+                    waiting.discard(site)
+                    results[site] = AnnounceResult(
+                        site, "accepted" if ack.get("accepted") else "refused",
+                        announcement_id=ack.get("announcement_id"), error=ack.get("error"),
+                        ack_ms=round((time.perf_counter() - started) * 1000, 1))
+                    if not waiting:
+                        break
+        except TimeoutError:
+            pass
+    return [results[site] for site in sites]
+
+
+def _bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return str(payload if payload is not None else "").encode()
+
+
+def _json(payload: bytes) -> dict[str, Any]:
+    try:
+        found = json.loads(payload)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
