@@ -332,3 +332,18 @@ async def test_a_dead_station_is_replaced_by_its_local_file(
     samples, rate = samples_of(radio.wav_files()[0])
     assert abs(len(samples) / rate - 5.0) < 0.2  # the whole slot, no dead air
     assert rms(samples) > 1000
+
+
+async def test_a_technician_stops_what_plays(radio: Radio) -> None:
+    await radio.start()
+    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {
+        **d, "source": {"type": "tts", "text": long_text(6)}})
+    await radio.advance_to(MORNING_DUE + timedelta(seconds=2))
+    playing = radio.runtime.broadcasts.now_playing()
+    assert playing is not None and playing["state"] == "playing"
+    stopped = await radio.runtime.broadcasts.stop(by="technician-token")
+    assert stopped is not None and stopped.ref == "morning"
+    await radio.run_until(lambda: not any(radio.coils().values()))
+    (record,) = radio.log()
+    assert (record["outcome"], record["reason"]) == ("cancelled", "stopped by technician-token")
+    assert radio.runtime.broadcasts.now_playing() is None
