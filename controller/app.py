@@ -76,7 +76,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
         api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
-        tasks = {lighting, radio, api}
+        assert runtime.guard is not None
+        runtime.guard.check()  # before the first decision: is the time plausible?
+        guard = asyncio.create_task(runtime.guard.run(), name="clock-guard")
+        tasks = {lighting, radio, api, guard}
         bridge = None
         if runtime.bridge is not None:
             bridge = asyncio.create_task(runtime.bridge.run(), name="mqtt")
@@ -102,7 +105,8 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.
             radio.cancel()
-            await asyncio.gather(radio, return_exceptions=True)
+            guard.cancel()
+            await asyncio.gather(radio, guard, return_exceptions=True)
             await _finish_device_transactions(runtime, lighting)
             if bridge is not None:
                 # Last: "offline" is published once everything else has stopped.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,6 +94,9 @@ class BroadcastCoordinator:
         # The latest start offsets (scheduled second to first sample), for the metrics.
         self.start_offsets_ms: deque[float] = deque(maxlen=1000)
         self._started = False
+        # The clock guard's verdict: on an untrusted clock only emergencies air, and nothing
+        # is judged missed or skipped (controller.clock_guard).
+        self.clock_trusted: Callable[[], bool] = lambda: True
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -123,7 +127,10 @@ class BroadcastCoordinator:
     async def step(self) -> float:
         """One decision; returns how long the loop may sleep before the next."""
         now = self._clock.now()
-        pending = self._settle_unairable(self._candidates(now), now)
+        candidates = self._candidates(now)
+        if not self.clock_trusted():
+            candidates = [i for i in candidates if i.level == "emergency"]
+        pending = self._settle_unairable(candidates, now)
         ready = [i for i in pending if i.due <= now]
         current = self.current
         if current is not None and current.on_air and not self._may_air(current.item, now):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,7 @@ LATENESS_HORIZON_S = 60.0
 class Desired:
     state: str  # "on" | "off"
     level: int  # 0..100
-    source: str  # "schedule" | "override" | "default"
+    source: str  # "schedule" | "override" | "default" | "failsafe"
     rule: str | None
     since: datetime | None
     until: datetime | None
@@ -89,6 +89,8 @@ class LightingCoordinator:
         self.lateness_count = 0  # all since start, for the metrics' _count and _sum
         self.lateness_sum_s = 0.0
         self.reconciles = 0
+        # The clock guard's verdict: while the time cannot be trusted, lights fail safe (on).
+        self.clock_trusted: Callable[[], bool] = lambda: True
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -129,6 +131,9 @@ class LightingCoordinator:
                            rule=f"override {override['id']}: {override['reason']}".rstrip(": "),
                            since=datetime.fromisoformat(override["created_at"]),
                            until=datetime.fromisoformat(override["until"]))
+        if not self.clock_trusted():
+            return Desired("on", 100, "failsafe", "the clock cannot be trusted: lights on "
+                           "until the time is set (controller.clock_guard)", None, None)
         programs = self._programs.programs() if programs is None else programs
         calendars = self._programs.calendars() if calendars is None else calendars
         program = programs.get(circuit.program or "")

@@ -17,6 +17,7 @@ from controller.alarms import AlarmBook
 from controller.audio_library import AudioLibrary
 from controller.broadcasts import BroadcastCoordinator
 from controller.clock import Clock
+from controller.clock_guard import ClockGuard
 from controller.config import Config
 from controller.devices import DeviceManager
 from controller.history import History
@@ -58,7 +59,11 @@ class Runtime:
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
+    guard: ClockGuard | None = None
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
+
+    def clock_synced(self) -> bool:
+        return True if self.guard is None else self.guard.clock_synced()
 
     def nodes(self) -> list[dict[str, Any]]:
         """Field nodes seen on MQTT (none without it)."""
@@ -94,6 +99,10 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
                       tokens=TokenRegistry(store), programs=programs, overrides=overrides,
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
                       player=player, broadcasts=broadcasts, started_at=clock.now(), demo=demo)
+    guard = ClockGuard(clock, alarms)
+    guard.on_step += [lighting.wake, broadcasts.wake]
+    lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted
+    runtime.guard = guard
     if config.mqtt is not None:
         runtime.bridge = make_bridge(runtime)
     return runtime

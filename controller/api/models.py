@@ -55,7 +55,7 @@ class HealthPublic(BaseModel):
 class DesiredPublic(BaseModel):
     state: State
     level: int
-    source: Literal["schedule", "override", "default"]
+    source: Literal["schedule", "override", "default", "failsafe"]
     rule: str | None = Field(description="the window or override that decides")
     since: datetime | None = None
     until: datetime | None = Field(default=None, description="when it next changes, if known")
