@@ -24,6 +24,7 @@ CSV_FIELDS = ("due", "started_at", "ended_at", "outcome", "title", "kind", "ref"
 class AirLog:
     def __init__(self, history: History) -> None:
         self._history = history
+        self.history = history
         self._seen: set[str] = set()
 
     def load_seen(self, *, since: datetime) -> None:

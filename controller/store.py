@@ -27,6 +27,7 @@ import os
 import secrets
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,10 @@ class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
+        # For the SD-wear figures (metrics, bench): whole-file rewrites, their bytes and time.
+        self.writes = 0
+        self.bytes_written = 0
+        self.write_seconds = 0.0
         # (signature, document) published as one tuple, so a thread never pairs one version's
         # signature with another version's document. Signature None: no file.
         self._cache: tuple[Signature | None, Document | None] | None = None
@@ -85,6 +90,7 @@ class AtomicJSONStorage(Storage):
         return None if document is None else copy.deepcopy(document)
 
     def write(self, data: Document) -> None:
+        started = time.perf_counter()
         encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
         previous = _stat_or_none(self.path)
         temp = self.path.with_name(
@@ -99,6 +105,9 @@ class AtomicJSONStorage(Storage):
         # rename keeps the inode, mtime and size, so the temp file's stat is the new signature;
         # the cache holds what a fresh read would return (JSON turns tuples into lists).
         self._cache = (_signature(written), json.loads(encoded))
+        self.writes += 1
+        self.bytes_written += len(encoded)
+        self.write_seconds += time.perf_counter() - started
 
     def remove_leftovers(self) -> int:
         """Delete temp files of writers killed mid-write. Only safe under the writers' lock,
@@ -220,6 +229,10 @@ class Store:
         self._mutex = threading.RLock()  # API handlers run in a thread pool
         self._in_transaction = False
         self._leftovers_checked = False
+
+    @property
+    def storage(self) -> AtomicJSONStorage:
+        return self._storage
 
     def revision(self) -> tuple[int, ...]:
         """Changes whenever any process wrote; costs one ``stat``. Empty when there is no file."""

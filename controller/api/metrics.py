@@ -130,9 +130,19 @@ class RuntimeCollector(Collector):
         written = CounterMetricFamily(f"{PREFIX}_history_bytes_written",
                                       "Bytes appended to history since start (SD card wear)",
                                       labels=["kind"])
-        for kind, history in (("events", self._runtime.events), ("audit", self._runtime.audit)):
+        for kind, history in (("events", self._runtime.events), ("audit", self._runtime.audit),
+                              ("broadcasts", self._runtime.broadcasts.airlog.history)):
             written.add_metric([kind], history.bytes_written)
         yield written
+        state = self._runtime.store.storage
+        yield CounterMetricFamily(f"{PREFIX}_store_bytes_written",
+                                  "Bytes of state.json rewritten since start (SD card wear)",
+                                  value=state.bytes_written)
+        yield CounterMetricFamily(f"{PREFIX}_store_writes", "Atomic rewrites of state.json",
+                                  value=state.writes)
+        yield CounterMetricFamily(f"{PREFIX}_store_write_seconds",
+                                  "Time spent writing state.json (with fsync)",
+                                  value=state.write_seconds)
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float:
