@@ -111,6 +111,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def serve_bare() -> tuple[str, asyncio.Task[None], uvicorn.Server]:
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     server = ApiServer(uvicorn.Config(bare_app(), log_level="warning", access_log=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -60,6 +60,7 @@ class Runtime:
     version: str = field(default_factory=package_version)
     demo: bool = False
     guard: ClockGuard | None = None
+    status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
 
     def clock_synced(self) -> bool:
