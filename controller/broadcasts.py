@@ -33,6 +33,7 @@ from controller import clock as clocks
 from controller.airlog import AirLog
 from controller.alarms import AlarmBook
 from controller.config import Config
+from controller.node_zones import NodeZones
 from controller.radio import (
     ANNOUNCEMENTS,
     DEFAULT_REPEAT_GAP,
@@ -77,12 +78,13 @@ class Airing:
 class BroadcastCoordinator:
     def __init__(self, *, config: Config, clock: clocks.Clock, store: Store, airlog: AirLog,
                  zones: ZoneSwitch, player: SourcePlayer, sink: audio.Sink,
-                 alarms: AlarmBook) -> None:
+                 alarms: AlarmBook, nodes: NodeZones | None = None) -> None:
         self._config = config
         self._clock = clock
         self._store = store
         self.airlog = airlog
         self.zones = zones
+        self.nodes = nodes
         self._player = player
         self._sink = sink
         self._alarms = alarms
@@ -232,6 +234,10 @@ class BroadcastCoordinator:
             airing.zones_failed = sorted(self.zones.failures)
             await self._clock.sleep(ready_mono - self._clock.monotonic())
             await self._sleep_until(item.due)
+            if self.nodes is not None:
+                airing.zones_failed += await self.nodes.play(
+                    item.key, item.zones, parts, level=item.level,
+                    volume=self._config.broadcast.volume)
             record = self.airlog.start(item, at=self._clock.now())
             airing.record_id = record["id"]
             log.info("on air: %s (%s) in %s", item.title, item.level, ", ".join(item.zones))
@@ -247,6 +253,7 @@ class BroadcastCoordinator:
                              volume=self._config.broadcast.volume, on_first_sample=first_sample)
         except asyncio.CancelledError:
             outcome, reason = airing.stop_outcome, airing.stop_reason
+            await self._stop_nodes(item)
             if airing.on_air:
                 self._finish(airing, outcome, reason)
             raise
@@ -259,7 +266,12 @@ class BroadcastCoordinator:
                 airing.record_id = record["id"]
         else:
             self._alarms.clear("broadcast_failed", item.ref)
+        await self._stop_nodes(item)
         self._finish(airing, outcome, reason)
+
+    async def _stop_nodes(self, item: AirItem) -> None:
+        if self.nodes is not None:
+            await self.nodes.stop(item.key, item.zones)
 
     def _finish(self, airing: Airing, outcome: str, reason: str | None) -> None:
         item = airing.item

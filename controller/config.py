@@ -69,6 +69,9 @@ class StorageConfig(_Frozen):
 class ApiConfig(_Frozen):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    # How field nodes reach this gateway (they fetch broadcast audio from it), e.g.
+    # "http://192.168.1.10:8080"; default: host and port above.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/]+$")
 
 
 class LightingSettings(_Frozen):

@@ -22,6 +22,7 @@ from controller.config import Config
 from controller.devices import DeviceManager
 from controller.history import History
 from controller.lighting import LightingCoordinator
+from controller.node_zones import MediaShelf, NodeZones
 from controller.overrides import OverrideBook
 from controller.programs import ProgramBook, seed
 from controller.radio import seed_programs
@@ -95,7 +96,8 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
         config=config, clock=clock, store=store,
         airlog=AirLog(History(data / "history", "broadcasts")),
         zones=ZoneSwitch(config=config, devices=devices, alarms=alarms, clock=clock),
-        player=player, sink=make_sink(radio.output, clock, data_dir=data), alarms=alarms)
+        player=player, sink=make_sink(radio.output, clock, data_dir=data), alarms=alarms,
+        nodes=NodeZones(config=config, alarms=alarms, shelf=MediaShelf()))
     runtime = Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
                       tokens=TokenRegistry(store), programs=programs, overrides=overrides,
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
@@ -123,4 +125,6 @@ def make_bridge(runtime: Runtime) -> Any:
         ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password),
         ControllerPort(runtime))
     runtime.alarms.listeners.append(bridge.publish_event)
+    if runtime.broadcasts.nodes is not None:
+        runtime.broadcasts.nodes.command = bridge.node_command
     return bridge

@@ -17,6 +17,7 @@ from controller.api import (
     routes_devices,
     routes_events,
     routes_lighting,
+    routes_media,
     routes_radio,
     routes_schedules,
     routes_status,
@@ -65,5 +66,6 @@ def create_app(runtime: Runtime) -> FastAPI:
                        responses=error_responses(401, 403, 404))
     # Prometheus scrapes /metrics by default.
     app.include_router(metrics.router, include_in_schema=False)
+    app.include_router(routes_media.router)
     app.include_router(pages_router())
     return app
