@@ -20,6 +20,7 @@ from controller.clock import Clock
 from controller.clock_guard import ClockGuard
 from controller.config import Config
 from controller.devices import DeviceManager
+from controller.firmware import FirmwareBook
 from controller.history import History
 from controller.lighting import LightingCoordinator
 from controller.node_zones import MediaShelf, NodeZones
@@ -61,6 +62,7 @@ class Runtime:
     version: str = field(default_factory=package_version)
     demo: bool = False
     guard: ClockGuard | None = None
+    firmware: FirmwareBook | None = None
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
 
@@ -92,12 +94,13 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
         synth=SpeechSynth(data / "cache" / "tts", voice=radio.tts_voice,
                           words_per_minute=radio.tts_words_per_minute),
         stream_connect_timeout_s=radio.stream_connect_timeout_s)
+    shelf = MediaShelf()
     broadcasts = BroadcastCoordinator(
         config=config, clock=clock, store=store,
         airlog=AirLog(History(data / "history", "broadcasts")),
         zones=ZoneSwitch(config=config, devices=devices, alarms=alarms, clock=clock),
         player=player, sink=make_sink(radio.output, clock, data_dir=data), alarms=alarms,
-        nodes=NodeZones(config=config, alarms=alarms, shelf=MediaShelf()))
+        nodes=NodeZones(config=config, alarms=alarms, shelf=shelf))
     runtime = Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
                       tokens=TokenRegistry(store), programs=programs, overrides=overrides,
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
@@ -106,6 +109,9 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     guard.on_step += [lighting.wake, broadcasts.wake]
     lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted
     runtime.guard = guard
+    runtime.firmware = FirmwareBook(store=store, data_dir=data, clock=clock, alarms=alarms,
+                                    shelf=shelf)
+    runtime.firmware.base_url = broadcasts.nodes.base_url if broadcasts.nodes else ""
     if config.mqtt is not None:
         runtime.bridge = make_bridge(runtime)
     return runtime
@@ -127,4 +133,13 @@ def make_bridge(runtime: Runtime) -> Any:
     runtime.alarms.listeners.append(bridge.publish_event)
     if runtime.broadcasts.nodes is not None:
         runtime.broadcasts.nodes.command = bridge.node_command
+    if runtime.firmware is not None:
+        firmware = runtime.firmware
+        firmware.command = bridge.node_command
+
+        def node(node_id: str) -> dict[str, Any]:
+            return next((n for n in bridge.nodes.as_json() if n["id"] == node_id), {})
+
+        firmware.node_version = lambda n: (node(n).get("telemetry") or {}).get("fw")
+        firmware.node_online = lambda n: node(n).get("status") == "online"
     return bridge

@@ -16,6 +16,7 @@ from controller.api import (
     routes_audio,
     routes_devices,
     routes_events,
+    routes_firmware,
     routes_lighting,
     routes_media,
     routes_radio,
@@ -33,6 +34,7 @@ from controller.api.pages import pages_router
 from controller.runtime import Runtime
 
 API_PREFIX = "/api/v1"
+FIRMWARE_MAX_BYTES = 32 * 1024 * 1024  # an ESP32 image is 1-4 MB
 
 DESCRIPTION = """\
 Street lights and the loudspeaker radio of one commune.
@@ -53,17 +55,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_error_handlers(app)
     upload_limit = runtime.config.broadcast.max_upload_mb * 1024 * 1024
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_JSON_BODY_BYTES,
-                       path_prefix=API_PREFIX, uploads={f"{API_PREFIX}/audio": upload_limit})
+                       path_prefix=API_PREFIX, uploads={f"{API_PREFIX}/audio": upload_limit,
+                                                        f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES})
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_json_body)],
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
-                   routes_devices, routes_events, routes_admin, metrics):
+                   routes_devices, routes_firmware, routes_events, routes_admin, metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.
-    app.include_router(routes_audio.router, prefix=API_PREFIX,
-                       responses=error_responses(401, 403, 404))
+    for upload in (routes_audio.router, routes_firmware.upload_router):
+        app.include_router(upload, prefix=API_PREFIX, responses=error_responses(401, 403, 404))
     # Prometheus scrapes /metrics by default.
     app.include_router(metrics.router, include_in_schema=False)
     app.include_router(routes_media.router)

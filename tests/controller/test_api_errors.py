@@ -23,7 +23,8 @@ from tests.controller.conftest import RELAY_UNIT
 GOOD_OVERRIDE = {"target": "circuit:road-5", "state": "on", "duration_min": 30,
                  "reason": "replacing a lamp"}
 # Stored ids, so that a body reaches the handler's checks instead of stopping at a 404.
-EXISTING_IDS = {"program_id": "part-night", "calendar_id": "holidays"}
+EXISTING_IDS = {"program_id": "part-night", "calendar_id": "holidays",
+                "firmware_id": "fw-none"}
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
 
 
@@ -248,7 +249,8 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
     await api_runtime.lighting.reconcile()
     assert sorted(writers) == [
         ("POST", "/announcements"), ("POST", "/audio"), ("POST", "/broadcast-programs"),
-        ("POST", "/calendars"), ("POST", "/lighting-programs"), ("POST", "/overrides"),
+        ("POST", "/calendars"), ("POST", "/firmware"), ("POST", "/firmware/{firmware_id}/rollout"),
+        ("POST", "/lighting-programs"), ("POST", "/overrides"),
         ("POST", "/tokens"), ("PUT", "/broadcast-programs/{program_id}"),
         ("PUT", "/calendars/{calendar_id}"), ("PUT", "/lighting-programs/{program_id}")]
     assert {k: v for k, v in answers.items() if v not in ERROR_STATUSES} == {}
