@@ -1,0 +1,340 @@
+"""The gateway on MQTT (SPEC: MQTT). Every aiomqtt import of the project is in this module
+(LIBRARIES.md: aiomqtt 2.x; 3.0 is a rewrite).
+
+The connection is the loop aiomqtt's maintainers show: ``async with Client(...)`` inside a
+``while``, catching ``MqttError`` and backing off (capped, jittered), re-subscribing and
+re-publishing the retained state on every connect. The broker publishes our last will
+(``offline``, retained) when the link drops uncleanly; on a clean stop we publish it ourselves,
+since the broker does not send the will then.
+
+Local work never waits for the broker: state is compared and published from a loop of its
+own, events go through a bounded queue (the oldest dropped and counted while offline), and a
+command that arrives is answered from a task of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import secrets
+import ssl
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from drivers.errors import BrokerError
+from firmware_bridge import topics
+from firmware_bridge.nodes import NodeRegistry
+
+log = logging.getLogger(__name__)
+
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+EVENT_QUEUE = 1000
+
+
+class NodeTimeout(BrokerError):
+    """A field node did not acknowledge a command in time."""
+
+
+class NodeRefused(BrokerError):
+    """A field node acknowledged a command with ``ok: false``."""
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    url: str
+    prefix: str
+    site_id: str
+    site_name: str = ""
+    accept_commands: bool = False
+    ha_discovery: bool = False
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    state_interval_s: float = 1.0
+    node_offline_after_s: float = 120.0
+
+
+class GatewayPort(Protocol):
+    def circuit_states(self) -> dict[str, dict[str, Any]]: ...
+    def circuit_names(self) -> dict[str, str]: ...
+    def broadcast_now(self) -> dict[str, Any] | None: ...
+    async def set_circuit(self, circuit_id: str, command: dict[str, Any]) -> None: ...
+    async def announce(self, command: dict[str, Any]) -> str: ...
+    def node_changed(self, node_id: str, node: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class BridgeStats:
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    published: int = 0
+    received: int = 0
+    malformed: Counter[str] = field(default_factory=Counter)
+    events_dropped: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"connected": self.connected, "connects": self.connects,
+                "disconnects": self.disconnects, "published": self.published,
+                "received": self.received, "malformed": dict(self.malformed),
+                "events_dropped": self.events_dropped}
+
+
+def connect(url: str, *, client_id: str | None = None, username: str | None = None,
+            password: str | None = None, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
+    """An aiomqtt client for ``mqtt://host:port`` or ``mqtts://host:port`` (TLS, system CAs);
+    use it as ``async with``."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "mqtts"
+    return aiomqtt.Client(
+        parts.hostname or "127.0.0.1", parts.port or (8883 if secure else 1883),
+        identifier=client_id or f"communectl-{secrets.token_hex(6)}", username=username,
+        password=password, will=will, keepalive=30,
+        tls_context=ssl.create_default_context() if secure else None,
+        max_queued_incoming_messages=10_000)
+
+
+class MqttBridge:
+    def __init__(self, settings: BridgeSettings, port: GatewayPort) -> None:
+        self.settings = settings
+        self._port = port
+        self.root = topics.root(settings.prefix, settings.site_id)
+        # Unique per gateway and per process: two clients with one id knock each other off.
+        self.client_id = settings.client_id or \
+            f"communectl-{settings.site_id}-{secrets.token_hex(4)}"
+        self.stats = BridgeStats()
+        self.nodes = NodeRegistry(offline_after_s=settings.node_offline_after_s,
+                                  on_change=port.node_changed)
+        self._client: aiomqtt.Client | None = None
+        self._published: dict[str, bytes] = {}
+        self._events: deque[dict[str, Any]] = deque()
+        self._event_ready: asyncio.Event | None = None
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # -- the connection loop ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        self._event_ready = asyncio.Event()
+        while not self._stopping:
+            try:
+                async with self._new_client() as client:
+                    self._client = client
+                    self.stats.connected = True
+                    self.stats.connects += 1
+                    backoff = BACKOFF_FIRST_S
+                    log.info("MQTT connected to %s as %s", self.settings.url, self.client_id)
+                    await self._on_connect(client)
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                if self.stats.connected:
+                    log.warning("MQTT connection lost: %s", exc)
+                    self.stats.disconnects += 1
+                else:
+                    log.debug("MQTT connect failed: %s", exc)
+            finally:
+                self._client = None
+                self.stats.connected = False
+            if self._stopping:
+                return
+            await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def stop(self) -> None:
+        """A clean stop: ``offline`` (retained) first, since the broker keeps the will for
+        unclean ends only."""
+        self._stopping = True
+        client = self._client
+        if client is not None:
+            try:
+                async with asyncio.timeout(2.0):
+                    await client.publish(topics.status(self.root), "offline", qos=1,
+                                         retain=True)
+            except (aiomqtt.MqttError, TimeoutError) as exc:
+                log.warning("could not publish offline: %s", exc)
+
+    def _new_client(self) -> aiomqtt.Client:
+        will = aiomqtt.Will(topics.status(self.root), "offline", qos=1, retain=True)
+        return connect(self.settings.url, client_id=self.client_id,
+                       username=self.settings.username, password=self.settings.password,
+                       will=will)
+
+    async def _on_connect(self, client: aiomqtt.Client) -> None:
+        await self._publish(client, topics.status(self.root), b"online", retain=True)
+        for topic in topics.subscriptions(self.root,
+                                          accept_commands=self.settings.accept_commands,
+                                          ha_discovery=self.settings.ha_discovery):
+            await client.subscribe(topic, qos=1)
+        if self.settings.ha_discovery:
+            await self._announce_to_home_assistant(client)
+        self._published.clear()  # re-publish every retained state on this connection
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        tasks = [asyncio.create_task(self._publish_state(client)),
+                 asyncio.create_task(self._send_events(client)),
+                 asyncio.create_task(self._receive(client))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- out ------------------------------------------------------------------------------------
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, payload: bytes, *,
+                       retain: bool = False, qos: int = 1) -> None:
+        await client.publish(topic, payload, qos=qos, retain=retain)
+        self.stats.published += 1
+
+    async def _publish_state(self, client: aiomqtt.Client) -> None:
+        """Retained state, compared every ``state_interval_s`` and published when changed."""
+        while True:
+            wanted = {topics.circuit_state(self.root, c): _json(state)
+                      for c, state in self._port.circuit_states().items()}
+            wanted[topics.broadcast_now(self.root)] = _json(self._port.broadcast_now() or {})
+            for topic, payload in wanted.items():
+                if self._published.get(topic) != payload:
+                    await self._publish(client, topic, payload, retain=True)
+                    self._published[topic] = payload
+            self.nodes.expire(mono=time.monotonic())
+            await asyncio.sleep(self.settings.state_interval_s)
+
+    def publish_event(self, record: dict[str, Any]) -> None:
+        """Queue an alarm or event for ``{root}/events``; never blocks the caller."""
+        if len(self._events) >= EVENT_QUEUE:
+            self._events.popleft()
+            self.stats.events_dropped += 1
+        self._events.append(record)
+        if self._event_ready is not None:
+            self._event_ready.set()
+
+    async def _send_events(self, client: aiomqtt.Client) -> None:
+        assert self._event_ready is not None
+        while True:
+            while self._events:
+                await self._publish(client, topics.events(self.root), _json(self._events[0]))
+                self._events.popleft()
+            self._event_ready.clear()
+            await self._event_ready.wait()
+
+    async def _announce_to_home_assistant(self, client: aiomqtt.Client) -> None:
+        for topic, payload in topics.ha_discovery_messages(
+                self.settings.prefix, self.settings.site_id, self.settings.site_name,
+                self._port.circuit_names()):
+            await self._publish(client, topic, payload.encode(), retain=True)
+
+    async def node_command(self, node: str, op: str, *, timeout_s: float = 5.0,
+                           **args: Any) -> dict[str, Any]:
+        """Send ``op`` to a field node and wait for its acknowledgement (same ``id``)."""
+        client = self._client
+        if client is None:
+            raise BrokerError(f"{node}: MQTT is not connected")
+        command_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[command_id] = future
+        try:
+            await self._publish(client, topics.node_cmd(self.root, node),
+                                _json({"id": command_id, "op": op, **args}))
+            async with asyncio.timeout(timeout_s):
+                ack = await future
+        except TimeoutError:
+            raise NodeTimeout(f"{node}: no acknowledgement of {op} within {timeout_s:g} s") \
+                from None
+        except aiomqtt.MqttError as exc:
+            raise BrokerError(f"{node}: {op} not sent: {exc}") from exc
+        finally:
+            self._acks.pop(command_id, None)
+        if not ack.get("ok", False):
+            raise NodeRefused(f"{node}: {op} refused: {ack.get('error', 'no reason given')}")
+        return ack
+
+    # -- in ---------------------------------------------------------------------------------------
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            self.stats.received += 1
+            payload = message.payload if isinstance(message.payload, bytes) else \
+                str(message.payload or "").encode()
+            try:
+                incoming = topics.parse_incoming(self.root, str(message.topic), payload)
+            except topics.BadPayload as exc:
+                self._malformed(exc.kind, str(exc))
+                continue
+            self._dispatch(client, incoming)
+
+    def _malformed(self, kind: str, reason: str) -> None:
+        if kind not in self.stats.malformed:  # once per kind, then counted silently
+            log.warning("MQTT payload ignored (%s); further ones of this kind are only counted",
+                        reason)
+        self.stats.malformed[kind] += 1
+
+    def _dispatch(self, client: aiomqtt.Client, incoming: topics.Incoming) -> None:
+        now_wall, mono = datetime.now(UTC).isoformat(), time.monotonic()
+        if incoming.kind == "node_status":
+            self.nodes.heard(incoming.subject or "", mono=mono, wall=now_wall,
+                             status=incoming.data)
+        elif incoming.kind == "node_telemetry":
+            self.nodes.heard(incoming.subject or "", mono=mono, wall=now_wall,
+                             telemetry=incoming.data)
+        elif incoming.kind == "node_ack":
+            future = self._acks.get(incoming.data["id"])
+            if future is not None and not future.done():
+                future.set_result(incoming.data)
+        elif incoming.kind == "ha_status":
+            if incoming.data == "online":  # Home Assistant restarted: announce again
+                self._spawn(self._announce_to_home_assistant(client))
+        elif incoming.kind == "circuit_set":
+            self._spawn(self._set_circuit(client, incoming.subject or "", incoming.data))
+        elif incoming.kind == "announce":
+            self._spawn(self._announce(client, incoming.data))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _set_circuit(self, client: aiomqtt.Client, circuit: str,
+                           command: dict[str, Any]) -> None:
+        try:
+            await self._port.set_circuit(circuit, command)
+            ack: dict[str, Any] = {"ok": True}
+        except ValueError as exc:
+            self._malformed("circuit_set", f"circuit/{circuit}/set refused: {exc}")
+            ack = {"ok": False, "error": str(exc)}
+        if "id" in command:
+            ack["id"] = command["id"]
+        await self._reply(client, topics.circuit_set_ack(self.root, circuit), ack)
+
+    async def _announce(self, client: aiomqtt.Client, command: dict[str, Any]) -> None:
+        try:
+            announcement_id = await self._port.announce(command)
+            ack = {"id": command["id"], "accepted": True, "announcement_id": announcement_id}
+        except ValueError as exc:
+            ack = {"id": command["id"], "accepted": False, "error": str(exc)}
+        await self._reply(client, topics.announce_ack(self.root), ack)
+
+    async def _reply(self, client: aiomqtt.Client, topic: str, ack: dict[str, Any]) -> None:
+        try:
+            await self._publish(client, topic, _json(ack))
+        except aiomqtt.MqttError as exc:
+            log.warning("acknowledgement on %s not sent: %s", topic, exc)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+

@@ -1,0 +1,297 @@
+"""The MQTT bridge against a real mosquitto: retained status and state, the last will,
+commands with their answers, Home Assistant discovery, field nodes and their commands, bad
+payloads counted and ignored, and a broker that dies and comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Self
+
+import aiomqtt
+import pytest
+
+from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
+from firmware_bridge.topics import BadPayload, parse_incoming
+from tests.conftest import require_program
+
+pytestmark = pytest.mark.integration
+ROOT = "communectl/thieu-long"
+WAIT_S = 10.0
+
+
+class FakePort:
+    def __init__(self) -> None:
+        self.states = {"road-5": {"state": "off", "level": 0, "source": "schedule"}}
+        self.commands: list[tuple[str, dict[str, Any]]] = []
+        self.node_changes: list[tuple[str, str]] = []
+
+    def circuit_states(self) -> dict[str, dict[str, Any]]:
+        return dict(self.states)
+
+    def circuit_names(self) -> dict[str, str]:
+        return {"road-5": "Đường số 5"}
+
+    def broadcast_now(self) -> dict[str, Any] | None:
+        return None
+
+    async def set_circuit(self, circuit_id: str, command: dict[str, Any]) -> None:
+        if command.get("state") not in ("on", "off"):
+            raise ValueError("state: expected on or off")
+        self.commands.append((circuit_id, command))
+
+    async def announce(self, command: dict[str, Any]) -> str:
+        if "source" not in command:
+            raise ValueError("source: field required")
+        self.commands.append(("announce", command))
+        return "ann-1"
+
+    def node_changed(self, node_id: str, node: dict[str, Any]) -> None:
+        self.node_changes.append((node_id, node["status"]))
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        await asyncio.sleep(0.02)
+
+
+class Watcher:
+    """An outside client recording everything under a topic filter."""
+
+    def __init__(self, port: int, *filters: str) -> None:
+        self.port, self.filters = port, filters
+        self.seen: list[tuple[str, str, bool]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        ready = asyncio.Event()
+
+        async def watch() -> None:
+            async with aiomqtt.Client("127.0.0.1", self.port) as client:
+                for topic_filter in self.filters:
+                    await client.subscribe(topic_filter, qos=1)
+                ready.set()
+                async for message in client.messages:
+                    self.seen.append((str(message.topic), bytes(message.payload).decode(),
+                                      message.retain))
+
+        self.task = asyncio.create_task(watch())
+        await asyncio.wait_for(ready.wait(), WAIT_S)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    def last(self, topic: str) -> str | None:
+        found = [payload for t, payload, _ in self.seen if t == topic]
+        return found[-1] if found else None
+
+
+async def publish(port: int, topic: str, payload: str | bytes, *, retain: bool = False) -> None:
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.publish(topic, payload, qos=1, retain=retain)
+
+
+@pytest.fixture
+async def running(mosquitto: int) -> AsyncIterator[tuple[MqttBridge, FakePort]]:
+    port = FakePort()
+    bridge = MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{mosquitto}", prefix="communectl",
+                                       site_id="thieu-long", accept_commands=True,
+                                       ha_discovery=True, state_interval_s=0.05), port)
+    task = asyncio.create_task(bridge.run())
+    await eventually(lambda: bridge.stats.connected, "connected")
+    yield bridge, port
+    await bridge.stop()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.parametrize(("topic", "payload", "kind"), [
+    (f"{ROOT}/circuit/road-5/set", b"{not json", "circuit_set"),
+    (f"{ROOT}/circuit/road-5/set", b"[1, 2]", "circuit_set"),
+    (f"{ROOT}/announce", b'{"source": {}}', "announce"),
+    (f"{ROOT}/announce", b"x" * 70_000, "announce"),
+    (f"{ROOT}/node/spk-1/status", b"maybe", "node_status"),
+    (f"{ROOT}/node/spk-1/ack", b'{"ok": true}', "node_ack"),
+    (f"{ROOT}/whatever", b"{}", "unknown_topic"),
+])
+def test_bad_payloads_are_classified(topic: str, payload: bytes, kind: str) -> None:
+    with pytest.raises(BadPayload) as caught:
+        parse_incoming(ROOT, topic, payload)
+    assert caught.value.kind == kind
+
+
+async def test_status_state_and_clean_offline(mosquitto: int) -> None:
+    async with Watcher(mosquitto, f"{ROOT}/#") as watcher:
+        port = FakePort()
+        bridge = MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{mosquitto}",
+                                           prefix="communectl", site_id="thieu-long",
+                                           state_interval_s=0.05), port)
+        task = asyncio.create_task(bridge.run())
+        await eventually(lambda: watcher.last(f"{ROOT}/status") == "online", "online")
+        await eventually(lambda: watcher.last(f"{ROOT}/circuit/road-5/state") is not None,
+                         "state")
+        port.states["road-5"] = {"state": "on", "level": 100, "source": "override"}
+        await eventually(lambda: json.loads(watcher.last(f"{ROOT}/circuit/road-5/state")
+                                            or "{}").get("state") == "on", "state change")
+        await bridge.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await eventually(lambda: watcher.last(f"{ROOT}/status") == "offline", "offline")
+    # Retained: a client arriving later still learns the gateway is offline.
+    async with Watcher(mosquitto, f"{ROOT}/status") as late:
+        await eventually(lambda: late.seen == [(f"{ROOT}/status", "offline", True)], "retained")
+
+
+async def test_the_will_says_offline_when_the_process_is_killed(mosquitto: int,
+                                                                tmp_path: Path) -> None:
+    script = tmp_path / "gateway.py"
+    script.write_text(f"""
+import asyncio, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from firmware_bridge.bridge import BridgeSettings, MqttBridge
+from tests.firmware_bridge.test_bridge import FakePort
+asyncio.run(MqttBridge(BridgeSettings(url="mqtt://127.0.0.1:{mosquitto}", prefix="communectl",
+                                      site_id="thieu-long"), FakePort()).run())
+""")
+    async with Watcher(mosquitto, f"{ROOT}/status") as watcher:
+        process = subprocess.Popen([sys.executable, str(script)])  # noqa: ASYNC220 (killed below)
+        try:
+            await eventually(lambda: watcher.last(f"{ROOT}/status") == "online", "online")
+        finally:
+            process.kill()
+            process.wait()
+        await eventually(lambda: watcher.last(f"{ROOT}/status") == "offline", "will")
+
+
+async def test_commands_are_answered_and_bad_ones_change_nothing(
+        running: tuple[MqttBridge, FakePort], mosquitto: int) -> None:
+    bridge, port = running
+    async with Watcher(mosquitto, f"{ROOT}/circuit/+/set/ack", f"{ROOT}/announce/ack") as acks:
+        await publish(mosquitto, f"{ROOT}/circuit/road-5/set", "{garbage")
+        await publish(mosquitto, f"{ROOT}/circuit/road-5/set", '{"state": "dim"}')
+        await publish(mosquitto, f"{ROOT}/circuit/road-5/set",
+                      '{"state": "on", "duration_min": 60, "reason": "test"}')
+        await publish(mosquitto, f"{ROOT}/announce",
+                      json.dumps({"id": "a1", "source": {"type": "tts", "text": "Xin chào"}}))
+        await publish(mosquitto, f"{ROOT}/announce", json.dumps({"id": "a2"}))
+        await eventually(lambda: len(acks.seen) == 4, "four answers")
+    answers = [json.loads(p) for _, p, _ in acks.seen]
+    assert {"ok": False, "error": "state: expected on or off"} in answers
+    assert {"ok": True} in answers
+    assert {"id": "a1", "accepted": True, "announcement_id": "ann-1"} in answers
+    assert {"id": "a2", "accepted": False, "error": "source: field required"} in answers
+    assert [c for c, _ in port.commands] == ["road-5", "announce"]
+    assert bridge.stats.malformed["circuit_set"] >= 1
+
+
+async def test_commands_are_not_even_heard_unless_accepted(mosquitto: int) -> None:
+    port = FakePort()
+    bridge = MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{mosquitto}", prefix="communectl",
+                                       site_id="thieu-long"), port)
+    task = asyncio.create_task(bridge.run())
+    await eventually(lambda: bridge.stats.connected, "connected")
+    await publish(mosquitto, f"{ROOT}/circuit/road-5/set", '{"state": "on"}')
+    await asyncio.sleep(0.3)
+    await bridge.stop()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert (port.commands, bridge.stats.received) == ([], 0)
+
+
+async def test_home_assistant_discovery_and_its_birth_message(
+        running: tuple[MqttBridge, FakePort], mosquitto: int) -> None:
+    async with Watcher(mosquitto, "homeassistant/light/#") as watcher:
+        await eventually(lambda: len(watcher.seen) == 1, "discovery (retained)")
+        config = json.loads(watcher.seen[0][1])
+        assert config["command_topic"] == f"{ROOT}/circuit/road-5/set"
+        assert config["availability_topic"] == f"{ROOT}/status"
+        await publish(mosquitto, "homeassistant/status", "online")
+        await eventually(lambda: len(watcher.seen) == 2, "announced again on HA's birth")
+
+
+async def test_field_nodes_register_go_offline_and_answer_commands(
+        running: tuple[MqttBridge, FakePort], mosquitto: int) -> None:
+    bridge, port = running
+    node_root = f"{ROOT}/node/spk-07"
+    will = aiomqtt.Will(f"{node_root}/status", "offline", qos=1, retain=True)
+    answer: dict[str, Any] = {"ok": True}
+
+    async def node() -> None:
+        async with aiomqtt.Client("127.0.0.1", mosquitto, will=will) as client:
+            await client.subscribe(f"{node_root}/cmd", qos=1)
+            await client.publish(f"{node_root}/status", "online", qos=1, retain=True)
+            await client.publish(f"{node_root}/telemetry",
+                                 json.dumps({"fw": "1.4.2", "rssi": -71}), qos=1)
+            async for message in client.messages:
+                command = json.loads(message.payload)
+                if answer is not None:
+                    await client.publish(f"{node_root}/ack",
+                                         json.dumps({"id": command["id"], **answer}), qos=1)
+
+    task = asyncio.create_task(node())
+    await eventually(lambda: bridge.nodes.get("spk-07") is not None
+                     and bridge.nodes.get("spk-07").telemetry.get("fw") == "1.4.2", "node")
+    assert (await bridge.node_command("spk-07", "volume", level=80))["ok"] is True
+    answer = {"ok": False, "error": "busy"}
+    with pytest.raises(NodeRefused, match="busy"):
+        await bridge.node_command("spk-07", "play")
+    answer = None  # type: ignore[assignment]
+    with pytest.raises(NodeTimeout):
+        await bridge.node_command("spk-07", "stop", timeout_s=0.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    # What the broker publishes for it when its link drops (its will; the broker's part is
+    # shown with a killed process in test_the_will_says_offline_when_the_process_is_killed).
+    await publish(mosquitto, f"{node_root}/status", "offline", retain=True)
+    await eventually(lambda: bridge.nodes.get("spk-07").status == "offline", "node offline")
+    assert ("spk-07", "offline") in port.node_changes
+
+
+async def test_the_bridge_comes_back_with_the_broker(tmp_path: Path) -> None:
+    program = require_program("mosquitto")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        broker_port = probe.getsockname()[1]
+    config = tmp_path / "m.conf"
+    config.write_text(f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([program, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+    broker = start()
+    port = FakePort()
+    bridge = MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{broker_port}",
+                                       prefix="communectl", site_id="thieu-long",
+                                       state_interval_s=0.05), port)
+    task = asyncio.create_task(bridge.run())
+    try:
+        await eventually(lambda: bridge.stats.connected, "connected")
+        broker.kill()
+        broker.wait()
+        await eventually(lambda: not bridge.stats.connected, "noticed the broker is gone")
+        broker = start()  # no persistence: the new broker knows nothing retained
+        await eventually(lambda: bridge.stats.connects == 2, "reconnected")
+        async with Watcher(broker_port, f"{ROOT}/#") as watcher:
+            await eventually(lambda: watcher.last(f"{ROOT}/status") == "online"
+                             and watcher.last(f"{ROOT}/circuit/road-5/state") is not None,
+                             "state published again")
+        assert bridge.stats.disconnects == 1
+    finally:
+        await bridge.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        broker.kill()
+        broker.wait()
