@@ -1,0 +1,153 @@
+"""Controllers on one real mosquitto: three gateways answer one ``fleet announce``; a circuit
+command over MQTT goes through the API's checks and reaches the relay; nodes show in
+GET /nodes; the gateway's retained state is what ``fleet status`` reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from controller.clock import FakeClock
+from controller.config import parse_config
+from controller.radio import ANNOUNCEMENTS
+from controller.runtime import Runtime, build_runtime
+from drivers.simulator import SimulatedCabinet
+from firmware_bridge.bridge import connect
+from firmware_bridge.fleet import fleet_announce, fleet_status
+from tests.controller.conftest import API_NOON, RELAY_UNIT
+
+pytestmark = pytest.mark.integration
+SITES = ("thieu-long", "thieu-ngoc", "thieu-vu")
+
+CONFIG = """
+[site]
+id = "{site}"
+latitude = 19.87
+longitude = 105.71
+
+[storage]
+path = "{data}"
+
+[[buses]]
+id = "cabinet"
+kind = "tcp"
+host = "127.0.0.1"
+port = {port}
+timeout_s = 0.3
+
+[[devices]]
+id = "relay-1"
+bus = "cabinet"
+unit = 1
+profile = "relay8"
+
+[[circuits]]
+id = "road-5"
+device = "relay-1"
+channel = {channel}
+
+[[zones]]
+id = "loa"
+nodes = ["spk-1"]
+
+[broadcast]
+output = "null"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{broker}"
+accept_commands = true
+"""
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def gateways(tmp_path: Path, mosquitto: int,
+                   api_cabinet: SimulatedCabinet) -> AsyncIterator[list[Runtime]]:
+    runtimes, tasks = [], []
+    for channel, site in enumerate(SITES):
+        text = CONFIG.format(site=site, data=tmp_path / site, port=api_cabinet.tcp_port,
+                             channel=channel, broker=mosquitto)
+        runtime = build_runtime(parse_config(text), FakeClock(API_NOON))
+        runtimes.append(runtime)
+        tasks.append(asyncio.create_task(runtime.bridge.run()))
+        tasks.append(asyncio.create_task(runtime.lighting.run()))
+    await eventually(lambda: all(r.bridge.stats.connected for r in runtimes), "connected")
+    yield runtimes
+    for runtime in runtimes:
+        await runtime.bridge.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for runtime in runtimes:
+        await runtime.devices.close()
+
+
+async def test_three_gateways_answer_one_fleet_announce(gateways: list[Runtime],
+                                                        mosquitto: int) -> None:
+    announcement = {"source": {"type": "tts", "text": "Bão số 9 sắp đổ bộ."},
+                    "level": "emergency", "zones": "all"}
+    results = await fleet_announce(lambda: connect(f"mqtt://127.0.0.1:{mosquitto}"),
+                                   "communectl", [*SITES, "xa-vang"], announcement,
+                                   timeout_s=3)
+    assert [(r.site, r.outcome) for r in results] == [
+        *((site, "accepted") for site in SITES), ("xa-vang", "silent")]
+    for runtime, result in zip(gateways, results, strict=False):
+        stored = runtime.store.get(ANNOUNCEMENTS, result.announcement_id)
+        assert stored is not None and stored["level"] == "emergency"
+        assert runtime.audit.query()[-1]["actor"] == "mqtt"
+
+
+async def test_a_bad_announcement_is_refused_with_the_apis_message(
+        gateways: list[Runtime], mosquitto: int) -> None:
+    results = await fleet_announce(lambda: connect(f"mqtt://127.0.0.1:{mosquitto}"),
+                                   "communectl", ["thieu-long"],
+                                   {"source": {"type": "tts", "text": "x"}, "zones": ["nowhere"]},
+                                   timeout_s=3)
+    assert (results[0].outcome, results[0].error) == ("refused", "zones.0: no zone 'nowhere'")
+    assert gateways[0].store.all(ANNOUNCEMENTS) == []
+
+
+async def test_a_circuit_command_reaches_the_relay_and_fleet_status_sees_it(
+        gateways: list[Runtime], mosquitto: int, api_cabinet: SimulatedCabinet) -> None:
+    async with aiomqtt.Client("127.0.0.1", mosquitto) as client:
+        await client.subscribe("communectl/thieu-ngoc/circuit/road-5/set/ack", qos=1)
+        await client.publish("communectl/thieu-ngoc/circuit/road-5/set",
+                             json.dumps({"state": "on", "duration_min": 30}), qos=1)
+        async with asyncio.timeout(5):
+            async for message in client.messages:
+                assert json.loads(message.payload) == {"ok": True}
+                break
+    await eventually(lambda: api_cabinet.coils(RELAY_UNIT)[1], "relay of thieu-ngoc on")
+    await asyncio.sleep(1.2)  # one state interval: the retained state follows
+    found = {g.site: g for g in await fleet_status(
+        lambda: connect(f"mqtt://127.0.0.1:{mosquitto}"), "communectl", listen_s=0.5)}
+    assert set(found) == set(SITES)
+    assert found["thieu-ngoc"].circuits["road-5"]["source"] == "override"
+    assert found["thieu-long"].circuits["road-5"]["state"] == "off"
+
+
+async def test_nodes_show_in_the_api_and_raise_an_alarm_when_offline(
+        gateways: list[Runtime], mosquitto: int) -> None:
+    runtime = gateways[0]
+    async with aiomqtt.Client("127.0.0.1", mosquitto) as node:
+        await node.publish("communectl/thieu-long/node/spk-1/status", "online", qos=1,
+                           retain=True)
+        await node.publish("communectl/thieu-long/node/spk-1/telemetry",
+                           json.dumps({"fw": "1.4.2", "rssi": -71}), qos=1)
+        await eventually(lambda: runtime.nodes() != [], "node registered")
+        assert runtime.nodes()[0]["telemetry"] == {"fw": "1.4.2", "rssi": -71}
+        await node.publish("communectl/thieu-long/node/spk-1/status", "offline", qos=1,
+                           retain=True)
+        await eventually(lambda: runtime.alarms.is_open("node_offline", "spk-1"), "alarm")
