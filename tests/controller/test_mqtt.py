@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Self
 
 import aiomqtt
 import pytest
@@ -151,3 +152,83 @@ async def test_nodes_show_in_the_api_and_raise_an_alarm_when_offline(
         await node.publish("communectl/thieu-long/node/spk-1/status", "offline", qos=1,
                            retain=True)
         await eventually(lambda: runtime.alarms.is_open("node_offline", "spk-1"), "alarm")
+
+
+class FakeNode:
+    """A field node's firmware in miniature: status, telemetry, and answers to commands; an
+    ``ota`` makes it "reboot" into the new version (or into the old one when told to fail)."""
+
+    def __init__(self, port: int, site: str, node: str, *, fw: str = "1.4.2",
+                 broken_update: bool = False) -> None:
+        self.port, self.root = port, f"communectl/{site}/node/{node}"
+        self.fw, self.broken_update = fw, broken_update
+        self.commands: list[dict[str, object]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        async with aiomqtt.Client("127.0.0.1", self.port) as client:
+            await client.subscribe(f"{self.root}/cmd", qos=1)
+            await client.publish(f"{self.root}/status", "online", qos=1, retain=True)
+            await client.publish(f"{self.root}/telemetry", json.dumps({"fw": self.fw}), qos=1)
+            async for message in client.messages:
+                command = json.loads(message.payload)
+                self.commands.append(command)
+                await client.publish(f"{self.root}/ack",
+                                     json.dumps({"id": command["id"], "ok": True}), qos=1)
+                if command["op"] == "ota" and not self.broken_update:
+                    self.fw = str(command["version"])
+                    await client.publish(f"{self.root}/telemetry",
+                                         json.dumps({"fw": self.fw}), qos=1)
+
+    def __enter__(self) -> Self:
+        self.task = asyncio.create_task(self.run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+
+
+async def test_a_broadcast_in_a_node_zone_commands_its_nodes(
+        gateways: list[Runtime], mosquitto: int) -> None:
+    runtime = gateways[0]
+    nodes = runtime.broadcasts.nodes
+    assert nodes is not None
+    with FakeNode(mosquitto, "thieu-long", "spk-1") as node:
+        await eventually(lambda: runtime.nodes() != [], "node registered")
+        part = type("Part", (), {"wav": None, "url": "http://radio.example/live.mp3",
+                                 "duration_s": 60.0})()
+        failed = await nodes.play("announcement:a#1", ("loa",), [part], level="emergency",
+                                  volume=0.8)
+        assert failed == []
+        assert await nodes.stop("announcement:a#1", ("loa",)) == []
+        assert [c["op"] for c in node.commands] == ["play", "stop"]
+        assert node.commands[0]["parts"] == [{"stream": "http://radio.example/live.mp3",
+                                              "duration_s": 60.0}]
+
+
+async def test_firmware_rolls_out_canary_first_and_stops_on_failure(
+        gateways: list[Runtime], mosquitto: int, tmp_path: Path) -> None:
+    runtime = gateways[0]
+    assert runtime.firmware is not None
+    runtime.firmware.back_timeout_s = 3
+    image = tmp_path / "fw.bin"
+    image.write_bytes(b"\x7fELF firmware image" * 100)
+    doc = runtime.firmware.add(image, version="1.5.0", uploaded_by="admin")
+    with FakeNode(mosquitto, "thieu-long", "spk-1") as good, \
+            FakeNode(mosquitto, "thieu-long", "spk-2") as other:
+        await eventually(lambda: len(runtime.nodes()) == 2, "nodes registered")
+        rollout = runtime.firmware.start(doc, ["spk-1", "spk-2"], by="admin")
+        await runtime.firmware.tasks[rollout["id"]]
+        done = runtime.store.get("rollouts", rollout["id"])
+        assert (done["status"], done["nodes"]) == ("done", {"spk-1": "updated",
+                                                            "spk-2": "updated"})
+        assert good.commands[0]["sha256"] == doc["sha256"] and other.fw == "1.5.0"
+    with FakeNode(mosquitto, "thieu-long", "spk-3", broken_update=True) as broken, \
+            FakeNode(mosquitto, "thieu-long", "spk-4") as untouched:
+        await eventually(lambda: len(runtime.nodes()) == 4, "more nodes")
+        rollout = runtime.firmware.start(doc, ["spk-3", "spk-4"], by="admin")
+        await runtime.firmware.tasks[rollout["id"]]
+        failed = runtime.store.get("rollouts", rollout["id"])
+        assert failed["status"] == "failed" and "spk-3" in failed["reason"]
+        assert (broken.fw, untouched.commands) == ("1.4.2", [])
