@@ -190,6 +190,9 @@ class StatusPublic(BaseModel):
     zones: list[dict[str, Any]] = Field(description="loudspeaker zones: id, name, on")
     nodes: list[dict[str, Any]] = Field(description="field nodes (MQTT; none without it)")
     broadcast: dict[str, Any] | None = Field(description="what is on air, or null")
+    mqtt: dict[str, Any] | None = Field(
+        default=None, description="the MQTT bridge: connected, connects, published, received, "
+                                  "malformed payloads by kind, events dropped; null without MQTT")
     counts: CountsPublic
 
 

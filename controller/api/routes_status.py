@@ -97,5 +97,6 @@ def build_status(runtime: Runtime) -> StatusPublic:
                for z in runtime.config.zones],
         nodes=runtime.nodes(),
         broadcast=runtime.broadcasts.now_playing(),
+        mqtt=runtime.bridge.stats.as_json() if runtime.bridge is not None else None,
         counts=counts,
     )

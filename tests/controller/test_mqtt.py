@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -232,3 +233,21 @@ async def test_firmware_rolls_out_canary_first_and_stops_on_failure(
         failed = runtime.store.get("rollouts", rollout["id"])
         assert failed["status"] == "failed" and "spk-3" in failed["reason"]
         assert (broken.fw, untouched.commands) == ("1.4.2", [])
+
+
+async def test_fleet_commands_of_the_cli(gateways: list[Runtime], mosquitto: int) -> None:
+    communectl = Path(sys.executable).parent / "communectl"
+    broker = f"mqtt://127.0.0.1:{mosquitto}"
+    status = await asyncio.create_subprocess_exec(
+        str(communectl), "fleet", "status", "--broker", broker, "--listen", "0.5",
+        "--format", "json", stdout=asyncio.subprocess.PIPE)
+    listed = json.loads((await status.communicate())[0])
+    announce = await asyncio.create_subprocess_exec(
+        str(communectl), "fleet", "announce", "--broker", broker, "--sites",
+        "thieu-long,xa-vang", "--text", "Thông báo khẩn.", "--level", "emergency",
+        "--timeout", "2", stdout=asyncio.subprocess.PIPE)
+    printed = (await announce.communicate())[0].decode()
+    assert [g["status"] for g in listed] == ["online"] * 3
+    assert announce.returncode == 1  # xa-vang never answered
+    assert "thieu-long" in printed and "accepted" in printed and "silent" in printed
+    assert gateways[0].bridge.stats.malformed == {}
