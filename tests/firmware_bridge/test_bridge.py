@@ -295,3 +295,23 @@ async def test_the_bridge_comes_back_with_the_broker(tmp_path: Path) -> None:
         await asyncio.gather(task, return_exceptions=True)
         broker.kill()
         broker.wait()
+
+
+def outside_client(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_program(program), *args], capture_output=True, text=True,
+                          timeout=WAIT_S, check=False)
+
+
+async def test_outside_clients_see_the_gateway_and_cannot_crash_it(
+        running: tuple[MqttBridge, FakePort], mosquitto: int) -> None:
+    bridge, port = running
+    await eventually(lambda: bridge.stats.published >= 3, "state published")
+    seen = await asyncio.to_thread(outside_client, "mosquitto_sub", "-p", str(mosquitto),
+                                   "-t", f"{ROOT}/status", "-C", "1", "-v")
+    assert seen.stdout.strip() == f"{ROOT}/status online"
+    for payload in ("not json", "[]", '{"state": 7}'):
+        sent = await asyncio.to_thread(outside_client, "mosquitto_pub", "-p", str(mosquitto),
+                                       "-t", f"{ROOT}/circuit/road-5/set", "-m", payload)
+        assert sent.returncode == 0
+    await eventually(lambda: bridge.stats.malformed["circuit_set"] == 3, "three counted")
+    assert port.commands == [] and bridge.stats.connected
