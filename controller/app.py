@@ -80,7 +80,14 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         cleanup.push_async_callback(runtime.devices.close)
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
-        api = asyncio.create_task(server.serve(sockets=[sock]), name="api")
+        # The API on a thread and loop of its own: a burst of requests must not delay a
+        # relay transition or the first sample of a broadcast on the coordinators' loop.
+        # Handlers reach the coordinators through Runtime.in_core and thread-safe wake().
+        # (A shorter GIL switch interval than the default 5 ms was measured: it cost API
+        # throughput and did not help the coordinators, bench/api_load.py.)
+        runtime.core_loop = loop
+        api = asyncio.create_task(asyncio.to_thread(_serve_on_own_loop, server, sock),
+                                  name="api")
         assert runtime.guard is not None
         runtime.guard.check()  # before the first decision: is the time plausible?
         guard = asyncio.create_task(runtime.guard.run(), name="clock-guard")
@@ -124,6 +131,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                     loop.remove_signal_handler(sig)
             sock.close()
     log.info("stopped")
+
+
+def _serve_on_own_loop(server: uvicorn.Server, sock: socket.socket) -> None:
+    asyncio.run(server.serve(sockets=[sock]))
 
 
 async def _finish_device_transactions(runtime: Runtime, *tasks: asyncio.Task[None]) -> None:

@@ -91,6 +91,7 @@ class BroadcastCoordinator:
         self._tz = ZoneInfo(config.site.timezone)
         self._quiet = QuietHours.parse(config.broadcast.quiet_hours)
         self._changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.current: Airing | None = None
         self.outcomes: dict[str, int] = {}
         # The latest start offsets (scheduled second to first sample), for the metrics.
@@ -103,9 +104,11 @@ class BroadcastCoordinator:
     # -- the loop ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._changed.set()
+        """Callable from any thread."""
+        clocks.set_from_any_thread(self._loop, self._changed)
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         now = self._clock.now()
         closed = self.airlog.close_interrupted(now=now, lookback=LOOKBACK)
         if closed:

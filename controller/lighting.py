@@ -82,6 +82,7 @@ class LightingCoordinator:
             if circuit.meter:
                 self._meters.setdefault(circuit.meter, []).append(circuit)
         self._changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._next_check_mono = float("-inf")
         self._retry_at_mono: dict[str, float] = {}
         self._due: dict[str, datetime] = {}  # circuit -> due time of a transition not yet written
@@ -95,10 +96,12 @@ class LightingCoordinator:
     # -- the loop ----------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Something changed (override, programme, calendar): reconcile now."""
-        self._changed.set()
+        """Something changed (override, programme, calendar): reconcile now. Callable from
+        any thread."""
+        clocks.set_from_any_thread(self._loop, self._changed)
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         while True:
             self._changed.clear()
             check = self._clock.monotonic() >= self._next_check_mono

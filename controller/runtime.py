@@ -7,6 +7,7 @@ in ``controller.app`` does that.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -66,6 +67,17 @@ class Runtime:
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
 
+    # The loop of the coordinators and the device links; the API may run on another
+    # (controller.app). None: everything runs on one loop (tests, the CLI).
+    core_loop: Any = None
+
+    async def in_core(self, coroutine: Any) -> Any:
+        """Run ``coroutine`` on the coordinators' loop and wait for it from any loop."""
+        loop = self.core_loop
+        if loop is None or loop is asyncio.get_running_loop():
+            return await coroutine
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
+
     def clock_synced(self) -> bool:
         return True if self.guard is None else self.guard.clock_synced()
 
@@ -119,9 +131,8 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
 
 def make_bridge(runtime: Runtime) -> Any:
     # Imported only with [mqtt]: aiomqtt stays out of installations that do not use it.
-    from firmware_bridge.bridge import BridgeSettings, MqttBridge
-
     from controller.mqtt_port import ControllerPort
+    from firmware_bridge.bridge import BridgeSettings, MqttBridge
 
     mqtt = runtime.config.mqtt
     assert mqtt is not None

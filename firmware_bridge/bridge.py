@@ -122,11 +122,13 @@ class MqttBridge:
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- the connection loop ---------------------------------------------------------------
 
     async def run(self) -> None:
         backoff = BACKOFF_FIRST_S
+        self._loop = asyncio.get_running_loop()
         self._event_ready = asyncio.Event()
         while not self._stopping:
             try:
@@ -215,7 +217,20 @@ class MqttBridge:
             await asyncio.sleep(self.settings.state_interval_s)
 
     def publish_event(self, record: dict[str, Any]) -> None:
-        """Queue an alarm or event for ``{root}/events``; never blocks the caller."""
+        """Queue an alarm or event for ``{root}/events``; never blocks the caller, and may be
+        called from any thread."""
+        loop = self._loop
+        if loop is not None:
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is not loop:
+                loop.call_soon_threadsafe(self._queue_event, record)
+                return
+        self._queue_event(record)
+
+    def _queue_event(self, record: dict[str, Any]) -> None:
         if len(self._events) >= EVENT_QUEUE:
             self._events.popleft()
             self.stats.events_dropped += 1

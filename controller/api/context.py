@@ -17,7 +17,9 @@ def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
     app.state.runtime = runtime
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop on
+    # every use, several per request.
     return cast(Runtime, request.app.state.runtime)
 
 

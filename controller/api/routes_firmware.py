@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,7 +122,12 @@ async def start_rollout(firmware_id: str, body: RolloutCreate, runtime: RuntimeD
     running = [r["id"] for r in runtime.store.all(ROLLOUTS) if r["status"] == "running"]
     if running:
         raise conflict(f"rollout {running[0]} is still running")
-    rollout = runtime.firmware.start(image, nodes, by=caller.name)
+    book = runtime.firmware
+
+    async def start() -> dict[str, Any]:  # its task belongs to the coordinators' loop
+        return book.start(image, nodes, by=caller.name)
+
+    rollout = await runtime.in_core(start())
     await record_change(runtime, caller, "firmware.rollout", rollout["id"],
                         {"firmware": firmware_id, "nodes": nodes})
     return RolloutPublic.model_validate(rollout)
