@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
+from controller import systemd
 from controller.api.app import create_app
 from controller.clock import Clock
 from controller.config import Config
@@ -102,6 +103,16 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             if api.done():
                 api.result()
             log.info("controller ready: %s", url)
+            systemd.notify("READY=1", f"STATUS=serving {url}")
+            interval_s = systemd.watchdog_interval_s()
+            if interval_s is not None:
+                # Pinged from the coordinators' own loop and only while none of them has
+                # ended: a stalled loop or a dead coordinator lets systemd restart us.
+                coordinators = set(tasks)
+                watchdog = asyncio.create_task(systemd.watchdog(
+                    lambda: not any(t.done() for t in coordinators), interval_s),
+                    name="watchdog")
+                cleanup.callback(watchdog.cancel)
             if on_ready is not None:
                 result = on_ready(runtime, url)
                 if asyncio.iscoroutine(result):
@@ -113,6 +124,7 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                 task.result()  # a coordinator that died: let its error propagate
         finally:
             log.info("stopping")
+            systemd.notify("STOPPING=1")
             server.should_exit = True
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.

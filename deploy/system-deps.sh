@@ -6,7 +6,8 @@
 # a program fail under CI=true and skip locally when it is absent).
 set -euo pipefail
 declare -A PROGRAM_OF=([socat]=socat [espeak-ng]=espeak-ng [ffmpeg]=ffprobe [alsa-utils]=aplay
-                       [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_pub)
+                       [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_pub
+                       [systemd]=systemd-analyze)
 missing=()
 for package in "${!PROGRAM_OF[@]}"; do
   command -v "${PROGRAM_OF[$package]}" >/dev/null 2>&1 || missing+=("$package")
