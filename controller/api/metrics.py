@@ -82,11 +82,37 @@ class RuntimeCollector(Collector):
         failures = CounterMetricFamily(f"{PREFIX}_modbus_failures",
                                        "Modbus transactions that ended in an error",
                                        labels=["bus"])
+        latency = GaugeMetricFamily(f"{PREFIX}_modbus_latency_seconds",
+                                    "Request to reply over the latest frames of a bus",
+                                    labels=["bus", "stat"])
         for bus_id, bus in sorted(self._runtime.devices.buses.items()):
             requests.add_metric([bus_id], bus.stats.requests)
             failures.add_metric([bus_id], bus.stats.failures)
+            recent = sorted(bus.stats.recent_latencies_s)
+            if recent:
+                latency.add_metric([bus_id, "mean"], sum(recent) / len(recent))
+                latency.add_metric([bus_id, "p99"], nearest_rank(recent, 0.99))
         yield requests
         yield failures
+        yield latency
+        yield from self._mqtt()
+
+    def _mqtt(self) -> Iterator[Metric]:
+        bridge = self._runtime.bridge
+        if bridge is None:
+            return
+        stats = bridge.stats
+        yield GaugeMetricFamily(f"{PREFIX}_mqtt_connected", "1 while the broker is connected",
+                                value=1 if stats.connected else 0)
+        yield CounterMetricFamily(f"{PREFIX}_mqtt_connects", "Connections made to the broker",
+                                  value=stats.connects)
+        malformed = CounterMetricFamily(f"{PREFIX}_mqtt_malformed",
+                                        "Payloads ignored, by kind", labels=["kind"])
+        for kind, count in sorted(stats.malformed.items()):
+            malformed.add_metric([kind], count)
+        yield malformed
+        yield GaugeMetricFamily(f"{PREFIX}_nodes_online", "Field nodes online",
+                                value=sum(n["status"] == "online" for n in bridge.nodes.as_json()))
 
     def _circuits(self) -> Iterator[Metric]:
         names = ("desired", "commanded", "actual")

@@ -251,3 +251,18 @@ async def test_fleet_commands_of_the_cli(gateways: list[Runtime], mosquitto: int
     assert announce.returncode == 1  # xa-vang never answered
     assert "thieu-long" in printed and "accepted" in printed and "silent" in printed
     assert gateways[0].bridge.stats.malformed == {}
+
+
+async def test_metrics_show_the_mqtt_link(gateways: list[Runtime]) -> None:
+    import httpx
+
+    from controller.api.app import create_app
+
+    runtime = gateways[0]
+    secret, _ = runtime.tokens.create(name="prom", role="viewer", expires_days=None,
+                                      now=runtime.clock.now())
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        text = (await client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})).text
+    assert "communectl_mqtt_connected 1.0" in text
+    assert 'communectl_modbus_latency_seconds{bus="cabinet",stat="p99"}' in text
