@@ -7,7 +7,8 @@
 set -euo pipefail
 declare -A PROGRAM_OF=([socat]=socat [espeak-ng]=espeak-ng [ffmpeg]=ffprobe [alsa-utils]=aplay
                        [mosquitto]=mosquitto [mosquitto-clients]=mosquitto_pub
-                       [systemd]=systemd-analyze)
+                       [systemd]=systemd-analyze [chromium]=chromium
+                       [chromium-driver]=chromedriver)
 missing=()
 for package in "${!PROGRAM_OF[@]}"; do
   command -v "${PROGRAM_OF[$package]}" >/dev/null 2>&1 || missing+=("$package")
