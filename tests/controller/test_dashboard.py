@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -113,7 +114,7 @@ class Controller:
         finally:
             await self.cabinet.stop()
 
-    def __enter__(self) -> Controller:
+    def __enter__(self) -> Self:
         self._thread.start()
         assert self.ready.wait(WAIT_S), "the controller did not start"
         return self
