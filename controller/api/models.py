@@ -167,6 +167,9 @@ class SitePublic(BaseModel):
     latitude: float
     longitude: float
     local_time: datetime
+    sunset: datetime | None = Field(default=None, description="today's, local; null on a "
+                                                              "polar day or night")
+    sunrise: datetime | None = Field(default=None, description="tomorrow's, local")
 
 
 class CountsPublic(BaseModel):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import Response
 
@@ -20,6 +20,8 @@ from controller.api.views import (
 )
 from controller.programs import site_of
 from controller.runtime import Runtime
+from schedules.errors import NoSunEvent
+from schedules.solar import sun_event
 
 NEXT_EVENTS_HORIZON = timedelta(hours=24)
 NEXT_EVENTS_SHOWN = 10
@@ -66,6 +68,19 @@ async def status(runtime: RuntimeDep, caller: Viewer) -> Response:
     return Response(cached[2], media_type="application/json")
 
 
+def tonights_sun(runtime: Runtime, now: datetime) -> dict[str, datetime | None]:
+    """Today's sunset and tomorrow's sunrise at the site (None where the sun does not)."""
+    site = site_of(runtime.config)
+    today = now.astimezone(site.tz).date()
+    found: dict[str, datetime | None] = {}
+    for name, day in (("sunset", today), ("sunrise", today + timedelta(days=1))):
+        try:
+            found[name] = sun_event(site, day, name)
+        except NoSunEvent:
+            found[name] = None
+    return found
+
+
 def build_status(runtime: Runtime) -> StatusPublic:
     now = runtime.clock.now()
     site = runtime.config.site
@@ -85,7 +100,8 @@ def build_status(runtime: Runtime) -> StatusPublic:
     return StatusPublic(
         site=SitePublic(id=site.id, name=site.name or site.id, timezone=site.timezone,
                         latitude=site.latitude, longitude=site.longitude,
-                        local_time=now.astimezone(site_of(runtime.config).tz)),
+                        local_time=now.astimezone(site_of(runtime.config).tz),
+                        **tonights_sun(runtime, now)),
         time=now,
         started_at=runtime.started_at,
         circuits=circuits,

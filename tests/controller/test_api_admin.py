@@ -198,16 +198,19 @@ async def test_two_apps_in_one_process_each_have_their_metrics(
 
 # -- pages without a token -----------------------------------------------------------------------
 
-async def test_the_root_page_says_the_dashboard_is_not_built_and_links_the_docs(
-        api_app: FastAPI) -> None:
+async def test_the_root_page_is_the_dashboard_with_a_strict_policy(api_app: FastAPI) -> None:
     transport = httpx.ASGITransport(app=api_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         page = await client.get("/")
+        script = await client.get("/static/app.js")
+        escape = await client.get("/static/..%2Fpages.py")
         docs = await client.get("/docs")
         schema = await client.get("/openapi.json")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "not built yet" in page.text
-    assert 'href="/docs"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script type="module" src="/static/app.js">' in page.text
+    assert (script.status_code, script.headers["content-type"]) == (200, "text/javascript; charset=utf-8")
+    assert escape.status_code == 404
     assert docs.status_code == 200
     assert schema.json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -17,6 +17,7 @@ const WORDS = {
     source_schedule: "theo lịch", source_override: "điều khiển tay", source_default: "mặc định",
     source_failsafe: "an toàn (đồng hồ sai)", all: "Tất cả", badToken: "Mã không đúng",
     needText: "Nhập nội dung hoặc chọn tệp", nothingPlanned: "Không có lịch",
+    sunset: "Mặt trời lặn", sunrise: "Mặt trời mọc",
   },
   en: {
     signIn: "Sign in", signOut: "Sign out", token: "Access token", circuits: "Lighting",
@@ -30,7 +31,7 @@ const WORDS = {
     offline: "offline", source_schedule: "schedule", source_override: "override",
     source_default: "default", source_failsafe: "fail-safe (clock)", all: "All",
     badToken: "Wrong token", needText: "Type a text or choose a file",
-    nothingPlanned: "Nothing planned",
+    nothingPlanned: "Nothing planned", sunset: "Sunset", sunrise: "Sunrise",
   },
 };
 
@@ -156,6 +157,10 @@ async function renderPlan() {
     for (const time of program.next_airings) {
       if (Date.parse(time) - now < 24 * 3600 * 1000) entries.push({ time, text: `📢 ${program.name || program.id}` });
     }
+  }
+  for (const [key, icon] of [["sunset", "🌇"], ["sunrise", "🌅"]]) {
+    const time = status.site[key];
+    if (time && Date.parse(time) >= now) entries.push({ time, text: `${icon} ${t(key)}` });
   }
   entries.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   $("plan").replaceChildren(...(entries.length ? entries.slice(0, 20).map((e) =>
