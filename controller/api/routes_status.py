@@ -48,8 +48,9 @@ async def health(runtime: RuntimeDep) -> HealthPublic:
 
 
 # /status is what every phone polls. It is built at most once per this many seconds, and at
-# once after anything it shows has changed (storage, a lighting pass, the air, the alarms):
-# built fresh, it costs some milliseconds of the event loop that also times the relays.
+# once after a change made through storage (an override, a programme), on the air or in the
+# alarms; what the lights do on their own shows within the second. Built fresh, it costs some
+# milliseconds of CPU that the coordinators share.
 STATUS_MAX_AGE_S = 1.0
 
 
@@ -57,7 +58,7 @@ STATUS_MAX_AGE_S = 1.0
             response_model=StatusPublic)
 async def status(runtime: RuntimeDep, caller: Viewer) -> Response:
     airing = runtime.broadcasts.current
-    key = (runtime.store.revision(), runtime.lighting.reconciles, id(airing),
+    key = (runtime.store.revision(), id(airing),
            airing.on_air if airing else None, len(runtime.alarms.open_alarms()))
     mono = runtime.clock.monotonic()
     cached = runtime.status_cache
