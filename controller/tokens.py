@@ -94,6 +94,17 @@ class TokenRegistry:
             return None
         return info
 
+    def index_is_current(self) -> bool:
+        """Whether ``verify`` can answer from memory: False after any process wrote storage,
+        until ``load`` or ``verify`` reads the tokens again (a parse under a shared lock that
+        waits for a writer's fsync, which a caller on an event loop may run in a thread)."""
+        index = self._index
+        return index is not None and index[0] == self._store.revision()
+
+    def load(self) -> None:
+        """Read the stored tokens again if storage changed."""
+        self._by_hash()
+
     def revoke(self, name: str) -> bool:
         return self._store.delete(TABLE, name)
 

@@ -1,0 +1,277 @@
+"""The public HTTP listener, in a process of its own: ``python -m controller.api.front``.
+
+Why a process: CPython runs one thread at a time in a process. With every request handled in
+the coordinators' process, a phone polling ``GET /status`` in a loop (or a dozen phones) held
+the interpreter for milliseconds at a time, and a relay transition or the first sample of a
+broadcast waited for it (bench/api_load.py: transition lateness p99 from 5 ms to 18-36 ms, with
+the API already on a thread of its own). Here:
+
+- ``GET /api/v1/status``, what every dashboard polls, is answered from a mirror of the
+  controller's own answer (``StatusMirror``), after checking the token in the shared storage
+  exactly as the controller does (controller.tokens: a created or revoked token counts at once);
+- every other request goes unchanged to the full API, which listens on a Unix socket in the
+  controller (``UpstreamProxy``), so there is one implementation of every endpoint, its roles and
+  its errors.
+
+The controller (controller.front_process) binds the public socket and hands it over as a file
+descriptor, so a busy port is its clear error and the port stays open while this process
+restarts. This process ends when its standard input closes: when the controller stops or dies.
+It imports neither FastAPI nor the coordinators.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from controller.api.proxy import UpstreamProxy, error_body, send_bytes
+from controller.store import Store
+from controller.tokens import TokenInfo, TokenRegistry, role_at_least
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/api/v1/status"
+# How old the mirror may get before a request triggers a refresh in the background. The
+# controller answers a refresh with 304 unless what /status shows changed or its copy is a
+# second old (controller.api.routes_status), so this costs it a few cheap requests a second.
+MIRROR_REFRESH_S = 0.25
+# Below the coordinators: when the CPU is short, the lights and the radio go first.
+FRONT_NICENESS = 10
+
+
+class StatusMirror:
+    """The controller's last ``GET /status`` body, refreshed with ``If-None-Match``.
+
+    Fetched at once (the request waits) when there is none yet or after a change forwarded
+    through this process (a client that just made a change sees it in its next /status). In the
+    background, while requests get the copy at hand, when the copy is older than ``refresh_s``:
+    what changes otherwise (the lights on their own, the CLI, the air) shows within that. Not
+    on every change of storage: a burst of writes would have the controller build /status
+    again for each. A refresh carries the credentials of the request that needed it, already
+    checked here; the body does not depend on who asks.
+    """
+
+    def __init__(self, proxy: UpstreamProxy, *, refresh_s: float = MIRROR_REFRESH_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._proxy = proxy
+        self._refresh_s = refresh_s
+        self._monotonic = monotonic
+        self.body: bytes | None = None
+        self.etag: str | None = None
+        self._fetched_mono = 0.0
+        self._stale = True
+        self._refreshing: asyncio.Task[None] | None = None
+        self.refreshes = 0
+        self.not_modified = 0
+
+    def invalidate(self) -> None:
+        self._stale = True
+
+    async def current(self, authorization: str) -> bytes | None:
+        """The body to answer with, or None when the controller would not give one (the caller
+        then forwards the request, and the client gets the controller's own answer)."""
+        if self.body is None or self._stale:
+            await self._refresh_once(authorization)
+        elif self._monotonic() - self._fetched_mono > self._refresh_s:
+            self._start_refresh(authorization)
+        return self.body
+
+    def _start_refresh(self, authorization: str) -> asyncio.Task[None]:
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh(authorization),
+                                                   name="status-mirror")
+        return self._refreshing
+
+    async def _refresh_once(self, authorization: str) -> None:
+        # One refresh in flight at a time; every request that needs it waits for that one.
+        await asyncio.shield(self._start_refresh(authorization))
+        if self._stale or self.body is None:  # it was in flight before the change: once more
+            await asyncio.shield(self._start_refresh(authorization))
+
+    async def _refresh(self, authorization: str) -> None:
+        self._stale = False
+        headers = {"authorization": authorization}
+        if self.etag is not None and self.body is not None:
+            headers["if-none-match"] = self.etag
+        try:
+            response = await self._proxy.get(STATUS_PATH, headers)
+        except Exception as exc:  # noqa: BLE001 - any failure: forward requests instead
+            log.warning("api: cannot refresh the status mirror: %s", exc)
+            self.body = None
+            return
+        self._fetched_mono = self._monotonic()
+        if response.status_code == 304:
+            self.not_modified += 1
+        elif response.status_code == 200:
+            self.body, self.etag = response.content, response.headers.get("etag")
+            self.refreshes += 1
+        else:
+            self.body = self.etag = None
+
+
+class FrontApp:
+    """The ASGI app of the front process."""
+
+    def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror) -> None:
+        self.proxy = proxy
+        self.tokens = tokens
+        self.mirror = mirror
+        self._token_load: asyncio.Future[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets here; uvicorn runs with ws="none"
+        if scope["method"] == "GET" and scope["path"] == STATUS_PATH and _has_no_body(scope):
+            if await self._status(scope, send):
+                return
+        status = await self.proxy.forward(scope, receive, send)
+        if scope["method"] not in ("GET", "HEAD") and status != 503:
+            self.mirror.invalidate()  # whatever it changed shows in the next /status
+
+    async def _status(self, scope: dict[str, Any], send: Any) -> bool:
+        """Answer /status here; False to let the controller answer (it gives the same errors,
+        and whatever the mirror cannot)."""
+        authorization = _header(scope, b"authorization")
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "send an API token: Authorization: Bearer TOKEN"),
+                headers=[(b"www-authenticate", b"Bearer")])
+            return True
+        info = await self._verify(secret.strip())
+        if info is None:
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "the token is unknown, revoked or expired"),
+                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')])
+            return True
+        if not role_at_least(info.role, "viewer"):
+            return False
+        body = await self.mirror.current(authorization)
+        if body is None:
+            return False
+        etag = self.mirror.etag
+        headers = [(b"cache-control", b"no-cache")]
+        if etag is not None:
+            headers.append((b"etag", etag.encode()))
+            if _header(scope, b"if-none-match") == etag:
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return True
+        await send_bytes(send, 200, body, headers=headers)
+        return True
+
+    async def _verify(self, secret: str) -> TokenInfo | None:
+        if not self.tokens.index_is_current():
+            # Storage changed: reading it may wait for another process's write (an fsync) to
+            # finish, so in a thread, and once for every request that arrives meanwhile.
+            if self._token_load is None or self._token_load.done():
+                self._token_load = asyncio.ensure_future(asyncio.to_thread(self.tokens.load))
+            await asyncio.shield(self._token_load)
+        return self.tokens.verify(secret, now=datetime.now(UTC))
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.proxy.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _has_no_body(scope: dict[str, Any]) -> bool:
+    # A GET with a body is odd enough to leave to the controller's own checks (size, JSON).
+    return all(k != b"transfer-encoding" and (k != b"content-length" or v.strip() == b"0")
+               for k, v in scope["headers"])
+
+
+class FrontServer(uvicorn.Server):
+    """uvicorn that leaves signals alone: the controller decides when this process stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_front(upstream: str, storage: Path) -> FrontApp:
+    proxy = UpstreamProxy(upstream)
+    store = Store(storage)  # read only here: tokens
+    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m controller.api.front")
+    parser.add_argument("--listen-fd", type=int, required=True,
+                        help="a listening TCP socket inherited from the controller")
+    parser.add_argument("--upstream", required=True, help="the controller API's Unix socket")
+    parser.add_argument("--storage", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
+    with contextlib.suppress(OSError):
+        os.nice(FRONT_NICENESS)
+    sock = socket.socket(fileno=args.listen_fd)
+    app = build_front(args.upstream, args.storage)
+    server = FrontServer(uvicorn.Config(app, log_level="warning", access_log=False,
+                                        lifespan="on", ws="none", timeout_graceful_shutdown=3))
+    # Standard input is a pipe from the controller: it closes when the controller stops or
+    # dies, even by SIGKILL, and this process must not outlive it (it holds the port).
+    threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True,
+                     name="parent-watch").start()
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            gc.freeze()  # as the controller does (controller.app): shorter full collections
+            sys.stdout.write("ready\n")
+            sys.stdout.flush()
+        await task
+
+    _event_loop_runner()(serve())
+
+
+def _event_loop_runner() -> Callable[[Any], None]:
+    # uvloop, as uvicorn itself picks it when installed: fewer cycles per request (libuv's
+    # event loop and socket handling in C) leave more of the CPU to the coordinators.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
+    while sys.stdin.buffer.read(4096):
+        pass
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The public HTTP listener's process (controller.api.front), started and watched from the
+coordinators' loop.
+
+The controller binds the public port itself (a busy port is its clear error) and hands the
+socket to the front, which answers ``GET /status`` from a mirror and forwards the rest to the
+API on a Unix socket in the controller. Should the front die, it is started again within a
+second on the same socket: the kernel keeps queueing connections meanwhile, so a phone sees a
+slow answer, not a refused one, and the lights and the radio never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from drivers.errors import ControllerError
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 30.0  # importing uvicorn and pydantic on a Raspberry Pi 3 takes a few seconds
+STOP_TIMEOUT_S = 5.0
+RESTART_DELAY_S = 1.0
+
+
+class FrontProcess:
+    def __init__(self, *, listener: socket.socket, upstream: str, storage: Path) -> None:
+        self.listener = listener
+        self.upstream = upstream
+        self.storage = storage
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    async def start(self) -> None:
+        """Start the front and wait until it accepts connections."""
+        fd = self.listener.fileno()
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "controller.api.front", "--listen-fd", str(fd),
+            "--upstream", self.upstream, "--storage", str(self.storage),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, pass_fds=(fd,),
+            # Its own session: a Ctrl-C in the terminal reaches the controller only, which
+            # then stops the front in its own order (first thing: no new requests).
+            start_new_session=True)
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                line = await self.process.stdout.readline()
+        except TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            await self._kill()
+            raise ControllerError(
+                f"api: the HTTP front process did not start (exit status "
+                f"{self.process.returncode}); its error is in the log above")
+        log.info("api: front process %d serving", self.process.pid)
+
+    async def supervise(self) -> None:
+        """Until ``stop``: start the front again whenever it exits."""
+        while True:
+            assert self.process is not None
+            code = await self.process.wait()
+            if self._stopping:
+                return
+            log.error("api: the HTTP front process exited with status %s; starting it again",
+                      code)
+            await asyncio.sleep(RESTART_DELAY_S)
+            if self._stopping:
+                return
+            self.restarts += 1
+            await self.start()
+
+    async def stop(self) -> None:
+        """Stop accepting requests: close the front's stdin and wait for it to finish."""
+        self._stopping = True
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await process.wait()
+        except TimeoutError:
+            log.warning("api: front process %d did not stop in %.0f s; killing it",
+                        process.pid, STOP_TIMEOUT_S)
+            await self._kill()
+
+    async def _kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
