@@ -36,6 +36,24 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size: shared pages (the interpreter, libraries) split between the
+    processes that map them, so the controller's and its HTTP front's add up honestly."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no Pss")
+
+
+def tree_pss_mib(pid: int) -> tuple[float, float]:
+    """(the controller's PSS, the PSS of its children: the HTTP front process)."""
+    return pss_mib(pid), sum(pss_mib(child) for child in children(pid))
+
+
 def import_floor() -> tuple[float, float]:
     code = f"import os,time;t=time.perf_counter();{IMPORTS};d=time.perf_counter()-t;" \
            "print(d, open('/proc/self/status').read().split('VmRSS:')[1].split()[0])"
@@ -67,10 +85,11 @@ def demo_start() -> tuple[float, float, float]:
             rss_ready = rss_mib(proc.pid)
             time.sleep(3)  # a few reconcile cycles later
             rss_later = rss_mib(proc.pid)
+            core_pss, front_pss = tree_pss_mib(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=15)
-    return ready_s, rss_ready, rss_later
+    return ready_s, rss_ready, rss_later, core_pss, front_pss
 
 
 def main() -> None:
@@ -81,14 +100,19 @@ def main() -> None:
     ready_s = statistics.median(r[0] for r in runs)
     rss_ready = statistics.median(r[1] for r in runs)
     rss_later = max(r[2] for r in runs)
+    core_pss = max(r[3] for r in runs)
+    front_pss = max(r[4] for r in runs)
     print(f"baseline: importing the libraries: {floor_s:.3f} s, {floor_mib:.1f} MiB "
           f"(median of {ROUNDS})")
     print(f"communectl run --demo: ready API in {ready_s:.3f} s (median of {ROUNDS}), "
           f"RSS {rss_ready:.1f} MiB at ready, {rss_later:.1f} MiB 3 s later (max)")
     print(f"ratio to the import floor: time x{ready_s / floor_s:.2f}, "
           f"memory x{rss_later / floor_mib:.2f}")
-    print(f"goal: < 1.5 s and < 75 MB (71.5 MiB): "
-          f"{'met' if ready_s < 1.5 and rss_later < 71.5 else 'NOT met'}")
+    print(f"with its HTTP front process (api.front_process, the default): PSS {core_pss:.1f} "
+          f"MiB controller + {front_pss:.1f} MiB front = {core_pss + front_pss:.1f} MiB (max)")
+    print(f"goal: < 1.5 s and < 75 MB (71.5 MiB): the controller process "
+          f"{'met' if ready_s < 1.5 and rss_later < 71.5 else 'NOT met'}; with its front "
+          f"{'met' if ready_s < 1.5 and core_pss + front_pss < 71.5 else 'NOT met'}")
 
 
 if __name__ == "__main__":

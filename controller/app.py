@@ -25,6 +25,7 @@ import socket
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import uvicorn
 
@@ -85,11 +86,11 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
     """Run until ``stop`` is set or SIGTERM/SIGINT arrives."""
     stop = stop or asyncio.Event()
     sock = bind_socket(config.api.host, config.api.port)
-    upstream_sock, upstream_path = bind_upstream_socket()
-    runtime = build_runtime(config, clock, demo=demo)
-    app = create_app(runtime)
-    server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
-                                      lifespan="on", timeout_graceful_shutdown=5))
+    front: FrontProcess | None = None
+    served = sock  # what the API's own server listens on
+    if config.api.front_process:
+        served, upstream_path = bind_upstream_socket()
+        front = FrontProcess(listener=sock, upstream=upstream_path, storage=config.storage.path)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -97,9 +98,16 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
     host, port = sock.getsockname()[:2]
     url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{url_host}:{port}/"
-    front = FrontProcess(listener=sock, upstream=upstream_path, storage=config.storage.path)
     async with AsyncExitStack() as cleanup:
-        cleanup.callback(shutil.rmtree, upstream_path.rsplit("/", 1)[0], ignore_errors=True)
+        if front is not None:
+            cleanup.callback(shutil.rmtree, Path(front.upstream).parent, ignore_errors=True)
+            cleanup.push_async_callback(front.stop)  # should the start-up below fail
+            await front.spawn()
+        runtime = build_runtime(config, clock, demo=demo)
+        runtime.front = front
+        app = create_app(runtime)
+        server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
+                                          lifespan="on", timeout_graceful_shutdown=5))
         cleanup.push_async_callback(runtime.devices.close)
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
@@ -110,7 +118,7 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         # throughput and did not help the coordinators, bench/api_load.py.) What phones poll
         # does not come this far: the front process answers GET /status from its mirror.
         runtime.core_loop = loop
-        api = asyncio.create_task(asyncio.to_thread(_serve_on_own_loop, server, upstream_sock),
+        api = asyncio.create_task(asyncio.to_thread(_serve_on_own_loop, server, served),
                                   name="api")
         assert runtime.guard is not None
         runtime.guard.check()  # before the first decision: is the time plausible?
@@ -125,8 +133,9 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                 await asyncio.sleep(0.01)
             if api.done():
                 api.result()
-            await front.start()
-            tasks.add(asyncio.create_task(front.supervise(), name="api-front"))
+            if front is not None:
+                await front.wait_ready()
+                tasks.add(asyncio.create_task(front.supervise(), name="api-front"))
             # What start-up made (imported modules, the app, the config) lives as long as the
             # process: out of the collector's sight, a full collection scans only what came
             # after, instead of pausing the coordinators for tens of milliseconds
@@ -155,7 +164,8 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         finally:
             log.info("stopping")
             systemd.notify("STOPPING=1")
-            await front.stop()
+            if front is not None:
+                await front.stop()
             server.should_exit = True
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.
@@ -173,7 +183,7 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             sock.close()
-            upstream_sock.close()
+            served.close()
     log.info("stopped")
 
 

@@ -72,6 +72,10 @@ class ApiConfig(_Frozen):
     # How field nodes reach this gateway (they fetch broadcast audio from it), e.g.
     # "http://192.168.1.10:8080"; default: host and port above.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/]+$")
+    # HTTP in a process of its own (controller.api.front): a flood of requests cannot delay a
+    # relay or a broadcast, at the cost of about 40 MiB. false: one process, for a board with
+    # little memory and few users.
+    front_process: bool = True
 
 
 class LightingSettings(_Frozen):

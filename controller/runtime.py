@@ -66,6 +66,7 @@ class Runtime:
     firmware: FirmwareBook | None = None
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
+    front: Any = None  # controller.front_process.FrontProcess while run_controller serves
 
     # The loop of the coordinators and the device links; the API may run on another
     # (controller.app). None: everything runs on one loop (tests, the CLI).

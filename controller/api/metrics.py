@@ -38,6 +38,16 @@ class RuntimeCollector(Collector):
         yield self._lateness()
         yield from self._storage()
         yield from self._radio()
+        yield from self._front()
+
+    def _front(self) -> Iterator[Metric]:
+        front = self._runtime.front
+        if front is None:  # api.front_process = false, or not started by run_controller
+            return
+        restarts = CounterMetricFamily(f"{PREFIX}_api_front_restarts",
+                                       "Times the HTTP front process was started again")
+        restarts.add_metric([], front.restarts)
+        yield restarts
 
     def _radio(self) -> Iterator[Metric]:
         radio = self._runtime.broadcasts

@@ -83,34 +83,49 @@ class Running:
         return {"Authorization": f"Bearer {secret}"}
 
 
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
+@contextlib.asynccontextmanager
+async def controller_running(data: Path, *, api: str = "") -> AsyncIterator[Running]:
     cabinet = SimulatedCabinet()
     cabinet.add_relay_board(1, coils=8)
     port = await cabinet.start_tcp("127.0.0.1", 0)
-    config = parse_config(CONFIG.format(data=tmp_path / "data", port=port))
+    config = parse_config(CONFIG.format(data=data, port=port).replace(
+        "port = 0\n", f"port = 0\n{api}\n"))
     ready: asyncio.Future[tuple[Runtime, str]] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()
     controller = asyncio.create_task(run_controller(
         config, SystemClock(), on_ready=lambda rt, url: ready.set_result((rt, url)), stop=stop))
-    async with asyncio.timeout(30):
-        runtime, url = await asyncio.shield(ready)
-    yield Running(runtime, url.rstrip("/"), tmp_path / "data", cabinet)
-    stop.set()
-    await controller
-    await cabinet.stop()
+    try:
+        async with asyncio.timeout(30):
+            runtime, url = await asyncio.shield(ready)
+        yield Running(runtime, url.rstrip("/"), data, cabinet)
+    finally:
+        stop.set()
+        await controller
+        await cabinet.stop()
 
 
-def front_pid(runtime: Runtime) -> int:
-    # The one child of this test process that runs controller.api.front.
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    async with controller_running(tmp_path / "data") as controller:
+        yield controller
+
+
+def front_pids() -> list[int]:
+    """Children of this test process that run controller.api.front."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 cmdline = (entry / "cmdline").read_bytes().split(b"\0")
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 if b"controller.api.front" in cmdline and int(stat[1]) == os.getpid():
-                    return int(entry.name)
-    raise AssertionError("no front process")
+                    found.append(int(entry.name))
+    return found
+
+
+def front_pid() -> int:
+    (pid,) = front_pids()
+    return pid
 
 
 async def eventually(condition, timeout_s: float = 10.0) -> None:  # noqa: ANN001
@@ -122,7 +137,7 @@ async def eventually(condition, timeout_s: float = 10.0) -> None:  # noqa: ANN00
 async def test_status_comes_from_the_front_with_the_controllers_own_body(
         running: Running) -> None:
     viewer = running.token("viewer", "phone")
-    pid = front_pid(running.runtime)
+    pid = front_pid()
     async with httpx.AsyncClient(base_url=running.url) as client:
         first = await client.get("/api/v1/status", headers=viewer)
         again = await client.get("/api/v1/status",
@@ -214,7 +229,7 @@ async def test_everything_else_is_forwarded_unchanged(running: Running,
 
 async def test_a_front_that_dies_is_started_again_on_the_same_port(running: Running) -> None:
     viewer = running.token("viewer", "phone")
-    first = front_pid(running.runtime)
+    first = front_pid()
     os.kill(first, signal.SIGKILL)
 
     async def answers() -> bool:
@@ -225,7 +240,23 @@ async def test_a_front_that_dies_is_started_again_on_the_same_port(running: Runn
             return False
 
     await eventually(answers)
-    assert front_pid(running.runtime) != first
+    assert front_pid() != first
+    async with httpx.AsyncClient(base_url=running.url, headers=viewer) as client:
+        metrics = (await client.get("/metrics")).text
+    assert "communectl_api_front_restarts_total 1.0" in metrics
+
+
+async def test_with_front_process_false_one_process_serves_everything(
+        tmp_path: Path) -> None:
+    async with controller_running(tmp_path / "data", api="front_process = false") as one:
+        viewer = one.token("viewer", "phone")
+        async with httpx.AsyncClient(base_url=one.url, headers=viewer) as client:
+            status = await client.get("/api/v1/status")
+            circuits = await client.get("/api/v1/circuits")
+        assert front_pids() == []
+    assert status.status_code == 200 and status.json()["circuits"][0]["id"] == "road-5"
+    assert status.content == one.runtime.status_cache[2]
+    assert circuits.status_code == 200
 
 
 COMMUNECTL = [sys.executable, "-m", "controller.cli"]
