@@ -19,18 +19,17 @@ import contextlib
 import errno
 import gc
 import logging
-import shutil
+import os
+import secrets
 import signal
 import socket
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import uvicorn
 
 from controller import systemd
-from controller.api.app import create_app
+from controller.api.app import body_limits, create_app
 from controller.clock import Clock
 from controller.config import Config
 from controller.front_process import FrontProcess
@@ -71,13 +70,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def bind_upstream_socket() -> tuple[socket.socket, str]:
-    """The API's Unix socket, in a folder only this user can enter (mkdtemp: mode 0700)."""
-    folder = tempfile.mkdtemp(prefix="communectl-api-")
-    path = f"{folder}/api.sock"
+    """The API's Unix socket for the front process, named at random in Linux's abstract
+    namespace ("@name"): nothing on disk to clean up after a crash or a SIGKILL. A local user
+    can connect to it as to the public port; the API checks a token on every request."""
+    name = f"communectl-api-{os.getpid()}-{secrets.token_hex(6)}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(path)
+    sock.bind("\0" + name)
     sock.listen(128)
-    return sock, path
+    return sock, "@" + name
 
 
 async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
@@ -90,7 +90,8 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
     served = sock  # what the API's own server listens on
     if config.api.front_process:
         served, upstream_path = bind_upstream_socket()
-        front = FrontProcess(listener=sock, upstream=upstream_path, storage=config.storage.path)
+        front = FrontProcess(listener=sock, upstream=upstream_path, storage=config.storage.path,
+                             body_limits=body_limits(config))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -100,7 +101,6 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
     url = f"http://{url_host}:{port}/"
     async with AsyncExitStack() as cleanup:
         if front is not None:
-            cleanup.callback(shutil.rmtree, Path(front.upstream).parent, ignore_errors=True)
             cleanup.push_async_callback(front.stop)  # should the start-up below fail
             await front.spawn()
         runtime = build_runtime(config, clock, demo=demo)
@@ -135,7 +135,9 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                 api.result()
             if front is not None:
                 await front.wait_ready()
-                tasks.add(asyncio.create_task(front.supervise(), name="api-front"))
+                supervisor = asyncio.create_task(front.supervise(), name="api-front")
+                cleanup.callback(supervisor.cancel)
+                tasks.add(supervisor)
             # What start-up made (imported modules, the app, the config) lives as long as the
             # process: out of the collector's sight, a full collection scans only what came
             # after, instead of pausing the coordinators for tens of milliseconds
@@ -166,6 +168,7 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             systemd.notify("STOPPING=1")
             if front is not None:
                 await front.stop()
+                sock.close()  # new connections are refused now, not left waiting
             server.should_exit = True
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import socket
 import sys
 from pathlib import Path
 
+from controller.api.limits import BodyLimits
 from drivers.errors import ControllerError
 
 log = logging.getLogger(__name__)
@@ -24,13 +27,16 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 30.0  # importing uvicorn and pydantic on a Raspberry Pi 3 takes a few seconds
 STOP_TIMEOUT_S = 5.0
 RESTART_DELAY_S = 1.0
+RESTART_DELAY_MAX_S = 30.0
 
 
 class FrontProcess:
-    def __init__(self, *, listener: socket.socket, upstream: str, storage: Path) -> None:
+    def __init__(self, *, listener: socket.socket, upstream: str, storage: Path,
+                 body_limits: BodyLimits) -> None:
         self.listener = listener
         self.upstream = upstream
         self.storage = storage
+        self.body_limits = body_limits
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
@@ -52,6 +58,7 @@ class FrontProcess:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "controller.api.front", "--listen-fd", str(fd),
             "--upstream", self.upstream, "--storage", str(self.storage),
+            "--body-limits", json.dumps(dataclasses.asdict(self.body_limits)),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, pass_fds=(fd,),
             # Its own session: a Ctrl-C in the terminal reaches the controller only, which
             # then stops the front in its own order (first thing: no new requests).
@@ -72,7 +79,10 @@ class FrontProcess:
         log.info("api: front process %d serving", self.process.pid)
 
     async def supervise(self) -> None:
-        """Until ``stop``: start the front again whenever it exits."""
+        """Until ``stop``: start the front again whenever it exits, waiting longer after each
+        start that fails (a broken installation must not spin), and never giving up: the
+        lights and the radio go on either way."""
+        delay_s = RESTART_DELAY_S
         while True:
             assert self.process is not None
             code = await self.process.wait()
@@ -80,11 +90,19 @@ class FrontProcess:
                 return
             log.error("api: the HTTP front process exited with status %s; starting it again",
                       code)
-            await asyncio.sleep(RESTART_DELAY_S)
-            if self._stopping:
-                return
-            self.restarts += 1
-            await self.start()
+            while True:
+                await asyncio.sleep(delay_s)
+                if self._stopping:
+                    return
+                self.restarts += 1
+                try:
+                    await self.start()
+                except ControllerError as exc:
+                    delay_s = min(delay_s * 2, RESTART_DELAY_MAX_S)
+                    log.error("%s; trying again in %.0f s", exc, delay_s)
+                    continue
+                delay_s = RESTART_DELAY_S
+                break
 
     async def stop(self) -> None:
         """Stop accepting requests: close the front's stdin and wait for it to finish."""

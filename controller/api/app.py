@@ -23,18 +23,15 @@ from controller.api import (
     routes_schedules,
     routes_status,
 )
-from controller.api.bodies import (
-    MAX_JSON_BODY_BYTES,
-    BodyLimitMiddleware,
-    require_json_body,
-)
+from controller.api.bodies import BodyLimitMiddleware, require_json_body
 from controller.api.context import attach_runtime
 from controller.api.errors import error_responses, install_error_handlers
+from controller.api.limits import FIRMWARE_MAX_BYTES, MAX_JSON_BODY_BYTES, BodyLimits
 from controller.api.pages import pages_router
+from controller.config import Config
 from controller.runtime import Runtime
 
 API_PREFIX = "/api/v1"
-FIRMWARE_MAX_BYTES = 32 * 1024 * 1024  # an ESP32 image is 1-4 MB
 
 DESCRIPTION = """\
 Street lights and the loudspeaker radio of one commune.
@@ -48,15 +45,19 @@ to blame. Every change is recorded in `GET /api/v1/audit`.
 """
 
 
+def body_limits(config: Config) -> BodyLimits:
+    """What the API accepts, by path; the front process refuses the same at once."""
+    return BodyLimits(default=MAX_JSON_BODY_BYTES, path_prefix=API_PREFIX, uploads={
+        f"{API_PREFIX}/audio": config.broadcast.max_upload_mb * 1024 * 1024,
+        f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES})
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="communectl", version=runtime.version, description=DESCRIPTION)
     attach_runtime(app, runtime)
     app.state.metrics = metrics.metrics_registry(runtime)
     install_error_handlers(app)
-    upload_limit = runtime.config.broadcast.max_upload_mb * 1024 * 1024
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_JSON_BODY_BYTES,
-                       path_prefix=API_PREFIX, uploads={f"{API_PREFIX}/audio": upload_limit,
-                                                        f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES})
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits(runtime.config))
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_json_body)],
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))

@@ -25,8 +25,8 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from controller.api.errors import ApiError, error_response
+from controller.api.limits import BodyLimits, too_large_message
 
-MAX_JSON_BODY_BYTES = 64 * 1024  # a programme of 48 windows is about 5 KB
 _JSON_TYPES = ("application/json",)
 
 
@@ -60,24 +60,22 @@ def json_router(**kwargs: Any) -> APIRouter:
 
 
 class BodyLimitMiddleware:
-    """413 for a body over ``max_bytes`` under ``path_prefix``: at once when the declared
+    """413 for a body over its limit (controller.api.limits): at once when the declared
     ``Content-Length`` is too large, else when the bytes received pass the limit."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, path_prefix: str,
-                 uploads: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.path_prefix = path_prefix
-        self.uploads = uploads or {}  # exact path -> its own limit (file uploads)
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.path_prefix):
+        limit = self.limits.for_path(scope["path"]) if scope["type"] == "http" else None
+        if limit is None:
             await self.app(scope, receive, send)
             return
-        limit = self.uploads.get(scope["path"].rstrip("/"), self.max_bytes)
-        declared = dict(scope["headers"]).get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) > limit:
-            await error_response(413, "too_large", _too_large(limit))(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if self.limits.declared_too_large(scope["path"], declared) is not None:
+            await error_response(413, "too_large", too_large_message(limit))(
+                scope, receive, send)
             return
         received = 0
 
@@ -87,16 +85,10 @@ class BodyLimitMiddleware:
             received += len(message.get("body", b""))
             if received > limit:
                 # Raised inside FastAPI's body read, which passes HTTPExceptions on.
-                raise ApiError(413, _too_large(limit))
+                raise ApiError(413, too_large_message(limit))
             return message
 
         await self.app(scope, limited_receive, send)
-
-
-def _too_large(limit: int) -> str:
-    if limit >= 1024 * 1024:
-        return f"the body is larger than {limit // (1024 * 1024)} MB"
-    return f"the body is larger than {limit} bytes"
 
 
 async def require_json_body(request: Request) -> None:

@@ -7,16 +7,18 @@ broadcast waited for it (bench/api_load.py: transition lateness p99 from 5 ms to
 the API already on a thread of its own). Here:
 
 - ``GET /api/v1/status``, what every dashboard polls, is answered from a mirror of the
-  controller's own answer (``StatusMirror``), after checking the token in the shared storage
-  exactly as the controller does (controller.tokens: a created or revoked token counts at once);
+  controller's own answer (``StatusMirror``);
+- tokens are checked here, in the shared storage exactly as the controller checks them
+  (controller.tokens: a created or revoked token counts at once), so that requests without a
+  live token, and bodies over their limit (controller.api.limits), never reach the controller;
 - every other request goes unchanged to the full API, which listens on a Unix socket in the
   controller (``UpstreamProxy``), so there is one implementation of every endpoint, its roles and
   its errors.
 
 The controller (controller.front_process) binds the public socket and hands it over as a file
 descriptor, so a busy port is its clear error and the port stays open while this process
-restarts. This process ends when its standard input closes: when the controller stops or dies.
-It imports neither FastAPI nor the coordinators.
+restarts. This process ends when its standard input closes: when the controller stops or dies;
+it ignores SIGTERM and SIGINT. It imports neither FastAPI, pydantic nor the coordinators.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -38,17 +42,24 @@ from typing import Any
 
 import uvicorn
 
-from controller.api.proxy import UpstreamProxy, error_body, send_bytes
+from controller.api.limits import BodyLimits, too_large_message
+from controller.api.proxy import UpstreamProxy, error_body, send_bytes, send_unavailable
 from controller.store import Store
 from controller.tokens import TokenInfo, TokenRegistry, role_at_least
 
 log = logging.getLogger(__name__)
 
 STATUS_PATH = "/api/v1/status"
+HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (SPEC)
 # How old the mirror may get before a request triggers a refresh in the background. The
 # controller answers a refresh with 304 unless what /status shows changed or its copy is a
 # second old (controller.api.routes_status), so this costs it a few cheap requests a second.
 MIRROR_REFRESH_S = 0.25
+# A controller that does not answer a refresh in this long is not well; a copy older than
+# MIRROR_MAX_AGE_S is not served (the request waits for a refresh, else gets 503), so a hung
+# controller never shows as a frozen "all fine".
+MIRROR_TIMEOUT_S = 2.0
+MIRROR_MAX_AGE_S = 3.0
 # Below the coordinators: when the CPU is short, the lights and the radio go first.
 FRONT_NICENESS = 10
 
@@ -56,22 +67,27 @@ FRONT_NICENESS = 10
 class StatusMirror:
     """The controller's last ``GET /status`` body, refreshed with ``If-None-Match``.
 
-    Fetched at once (the request waits) when there is none yet or after a change forwarded
-    through this process (a client that just made a change sees it in its next /status). In the
-    background, while requests get the copy at hand, when the copy is older than ``refresh_s``:
-    what changes otherwise (the lights on their own, the CLI, the air) shows within that. Not
-    on every change of storage: a burst of writes would have the controller build /status
-    again for each. A refresh carries the credentials of the request that needed it, already
-    checked here; the body does not depend on who asks.
+    Fetched at once (the request waits) when there is none yet, when it is older than
+    ``max_age_s`` or after a change forwarded through this process (a client that just made a
+    change sees it in its next /status). In the background, while requests get the copy at
+    hand, when the copy is older than ``refresh_s``: what changes otherwise (the lights on
+    their own, the CLI, the air) shows within that. Not on every change of storage: a burst of
+    writes would have the controller build /status again for each. A refresh carries the
+    credentials of the request that needed it, already checked here; the body does not depend
+    on who asks.
     """
 
     def __init__(self, proxy: UpstreamProxy, *, refresh_s: float = MIRROR_REFRESH_S,
+                 max_age_s: float = MIRROR_MAX_AGE_S, timeout_s: float = MIRROR_TIMEOUT_S,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._proxy = proxy
         self._refresh_s = refresh_s
+        self._max_age_s = max_age_s
+        self._timeout_s = timeout_s
         self._monotonic = monotonic
         self.body: bytes | None = None
         self.etag: str | None = None
+        self.unreachable = False  # the last refresh got no answer at all
         self._fetched_mono = 0.0
         self._stale = True
         self._refreshing: asyncio.Task[None] | None = None
@@ -82,11 +98,12 @@ class StatusMirror:
         self._stale = True
 
     async def current(self, authorization: str) -> bytes | None:
-        """The body to answer with, or None when the controller would not give one (the caller
-        then forwards the request, and the client gets the controller's own answer)."""
-        if self.body is None or self._stale:
+        """The body to answer with, or None when the controller gave none (``unreachable``
+        tells whether it answered at all)."""
+        age_s = self._monotonic() - self._fetched_mono
+        if self.body is None or self._stale or age_s > self._max_age_s:
             await self._refresh_once(authorization)
-        elif self._monotonic() - self._fetched_mono > self._refresh_s:
+        elif age_s > self._refresh_s:
             self._start_refresh(authorization)
         return self.body
 
@@ -99,7 +116,7 @@ class StatusMirror:
     async def _refresh_once(self, authorization: str) -> None:
         # One refresh in flight at a time; every request that needs it waits for that one.
         await asyncio.shield(self._start_refresh(authorization))
-        if self._stale or self.body is None:  # it was in flight before the change: once more
+        if self._stale:  # the change came while that one was in flight: once more
             await asyncio.shield(self._start_refresh(authorization))
 
     async def _refresh(self, authorization: str) -> None:
@@ -108,28 +125,41 @@ class StatusMirror:
         if self.etag is not None and self.body is not None:
             headers["if-none-match"] = self.etag
         try:
-            response = await self._proxy.get(STATUS_PATH, headers)
-        except Exception as exc:  # noqa: BLE001 - any failure: forward requests instead
-            log.warning("api: cannot refresh the status mirror: %s", exc)
-            self.body = None
+            response = await self._proxy.get(STATUS_PATH, headers, timeout_s=self._timeout_s)
+        except Exception as exc:  # noqa: BLE001 - no answer of any kind: say 503, try again
+            if not self.unreachable:
+                log.warning("api: the controller does not answer GET /status: %r", exc)
+            self.body, self.unreachable = None, True
             return
+        if self.unreachable:
+            log.info("api: the controller answers GET /status again")
+        self.unreachable = False
         self._fetched_mono = self._monotonic()
         if response.status_code == 304:
             self.not_modified += 1
         elif response.status_code == 200:
             self.body, self.etag = response.content, response.headers.get("etag")
             self.refreshes += 1
-        else:
+        else:  # its own answer (say, the token was revoked meanwhile): let it give it
             self.body = self.etag = None
 
 
 class FrontApp:
-    """The ASGI app of the front process."""
+    """The ASGI app of the front process.
 
-    def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror) -> None:
+    Before a request reaches the controller: a declared body over its limit gets 413 and one
+    without a live token 401 (anything under /api/v1 but /health), before a byte of the body is
+    read. An anonymous or oversized flood therefore never reaches the coordinators' process.
+    (The controller alone judges a body's syntax and media type before the token; here the
+    token comes first for a body, so that nobody without one can make the front read it.)
+    """
+
+    def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror, *,
+                 limits: BodyLimits | None = None) -> None:
         self.proxy = proxy
         self.tokens = tokens
         self.mirror = mirror
+        self.limits = limits or BodyLimits()
         self._token_load: asyncio.Future[None] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -138,34 +168,54 @@ class FrontApp:
             return
         if scope["type"] != "http":
             return  # no websockets here; uvicorn runs with ws="none"
-        if scope["method"] == "GET" and scope["path"] == STATUS_PATH and _has_no_body(scope):
-            if await self._status(scope, send):
+        path = scope["path"]
+        limit = self.limits.declared_too_large(path, _header(scope, b"content-length").encode())
+        if limit is not None:
+            # Without reading the body: a client that waits for "100 Continue" sends none,
+            # and the server discards what another sends, which lets it read this answer.
+            await send_bytes(send, 413, error_body("too_large", too_large_message(limit)))
+            return
+        if path.startswith(self.limits.path_prefix) and path != HEALTH_PATH:
+            authorization = _header(scope, b"authorization")
+            info = await self._caller(authorization, send)
+            if info is None:
                 return
-        status = await self.proxy.forward(scope, receive, send)
-        if scope["method"] not in ("GET", "HEAD") and status != 503:
+            if scope["method"] == "GET" and path == STATUS_PATH and not _has_body(scope) \
+                    and role_at_least(info.role, "viewer"):
+                if await self._status(scope, send, authorization):
+                    return
+        changes = scope["method"] not in ("GET", "HEAD")
+        await self.proxy.forward(scope, receive, send, on_status=(
+            self._changed if changes else None))
+
+    def _changed(self, status: int) -> None:
+        if 200 <= status < 300:
             self.mirror.invalidate()  # whatever it changed shows in the next /status
 
-    async def _status(self, scope: dict[str, Any], send: Any) -> bool:
-        """Answer /status here; False to let the controller answer (it gives the same errors,
-        and whatever the mirror cannot)."""
-        authorization = _header(scope, b"authorization")
+    async def _caller(self, authorization: str, send: Any) -> TokenInfo | None:
+        """The live token of ``authorization``; else answers 401 (as controller.api.auth)."""
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             await send_bytes(send, 401, error_body(
                 "unauthorized", "send an API token: Authorization: Bearer TOKEN"),
                 headers=[(b"www-authenticate", b"Bearer")])
-            return True
+            return None
         info = await self._verify(secret.strip())
         if info is None:
+            # RFC 6750 section 3.1: the error attribute tells a client to get a new token.
             await send_bytes(send, 401, error_body(
                 "unauthorized", "the token is unknown, revoked or expired"),
                 headers=[(b"www-authenticate", b'Bearer error="invalid_token"')])
-            return True
-        if not role_at_least(info.role, "viewer"):
-            return False
+        return info
+
+    async def _status(self, scope: dict[str, Any], send: Any, authorization: str) -> bool:
+        """Answer /status from the mirror; False to let the controller answer it."""
         body = await self.mirror.current(authorization)
         if body is None:
-            return False
+            if not self.mirror.unreachable:
+                return False
+            await send_unavailable(send)
+            return True
         etag = self.mirror.etag
         headers = [(b"cache-control", b"no-cache")]
         if etag is not None:
@@ -204,9 +254,8 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
     return ""
 
 
-def _has_no_body(scope: dict[str, Any]) -> bool:
-    # A GET with a body is odd enough to leave to the controller's own checks (size, JSON).
-    return all(k != b"transfer-encoding" and (k != b"content-length" or v.strip() == b"0")
+def _has_body(scope: dict[str, Any]) -> bool:
+    return any(k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0")
                for k, v in scope["headers"])
 
 
@@ -218,25 +267,34 @@ class FrontServer(uvicorn.Server):
         yield
 
 
-def build_front(upstream: str, storage: Path) -> FrontApp:
+def build_front(upstream: str, storage: Path, limits: BodyLimits | None = None) -> FrontApp:
     proxy = UpstreamProxy(upstream)
     store = Store(storage)  # read only here: tokens
-    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy))
+    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy), limits=limits)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m controller.api.front")
     parser.add_argument("--listen-fd", type=int, required=True,
                         help="a listening TCP socket inherited from the controller")
-    parser.add_argument("--upstream", required=True, help="the controller API's Unix socket")
+    parser.add_argument("--upstream", required=True,
+                        help="the controller API's Unix socket (@name: an abstract one)")
     parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--body-limits", type=json.loads, default={},
+                        help='JSON: {"default": bytes, "path_prefix": "/api/v1", '
+                             '"uploads": {path: bytes}}')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
+    # The controller stops this process by closing its stdin, after its own first step of
+    # shutdown; systemd's SIGTERM (KillMode=mixed sends it to the controller only) or a
+    # terminal's Ctrl-C must not cut requests short before that.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(FRONT_NICENESS)
     sock = socket.socket(fileno=args.listen_fd)
-    app = build_front(args.upstream, args.storage)
+    app = build_front(args.upstream, args.storage, BodyLimits(**args.body_limits))
     server = FrontServer(uvicorn.Config(app, log_level="warning", access_log=False,
                                         lifespan="on", ws="none", timeout_graceful_shutdown=3))
     # Standard input is a pipe from the controller: it closes when the controller stops or

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from controller.api.app import API_PREFIX
-from controller.api.bodies import MAX_JSON_BODY_BYTES
+from controller.api.limits import MAX_JSON_BODY_BYTES
 from controller.api.models import Role
 from controller.clock import FakeClock
 from controller.runtime import Runtime
