@@ -3,8 +3,8 @@ leaves the hardware and the storage in a known state.
 
 HTTP comes in through a process of its own (controller.api.front, watched by
 controller.front_process) on the port this process binds; it forwards what it does not answer
-itself to the API, which runs here on a thread and event loop of its own, on a Unix socket in a
-private folder.
+itself to the API, which runs here on a thread and event loop of its own, on a Unix socket
+(``api.front_process = false``: the API serves the port itself).
 
 Shutdown order on SIGTERM/SIGINT: stop accepting HTTP requests, wait for every device's
 transaction in flight (the coordinators hold a device's lock across a read-modify-write), then

@@ -24,7 +24,7 @@ from drivers.errors import ControllerError
 
 log = logging.getLogger(__name__)
 
-READY_TIMEOUT_S = 30.0  # importing uvicorn and pydantic on a Raspberry Pi 3 takes a few seconds
+READY_TIMEOUT_S = 30.0  # its imports take a few seconds on a Raspberry Pi 3 with a slow SD card
 STOP_TIMEOUT_S = 5.0
 RESTART_DELAY_S = 1.0
 RESTART_DELAY_MAX_S = 30.0
@@ -40,10 +40,6 @@ class FrontProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
 
     async def start(self) -> None:
         """Start the front and wait until it accepts connections."""
