@@ -134,11 +134,13 @@ class MqttBridge:
             try:
                 async with self._new_client() as client:
                     self._client = client
+                    await self._on_connect(client)
+                    # Connected once subscribed: a command sent before then would be lost,
+                    # and whoever waits on "connected" (status, tests) means "listening".
                     self.stats.connected = True
                     self.stats.connects += 1
                     backoff = BACKOFF_FIRST_S
                     log.info("MQTT connected to %s as %s", self.settings.url, self.client_id)
-                    await self._on_connect(client)
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 if self.stats.connected:
