@@ -41,6 +41,7 @@ CONNECTIONS = 10
 # phones on the network, and wrk's own two threads competing for this machine's two cores
 # with the coordinators would measure wrk, not the API. The baseline runs under the same wrk.
 WRK = ["nice", "-n", "10", "wrk"]
+PAIRS = 8  # rounds of 64 transitions without, then with, the load
 
 
 def config_for(port: int, data: Path) -> dict:
@@ -76,9 +77,10 @@ def bare_app() -> FastAPI:
     return app
 
 
-async def wrk(url: str, token: str | None = None) -> tuple[float, float]:
+async def wrk(url: str, token: str | None = None, *,
+              duration_s: int = LOAD_S) -> tuple[float, float]:
     """(requests per second, p99 latency in ms)."""
-    command = [*WRK, "-t2", f"-c{CONNECTIONS}", f"-d{LOAD_S}s", "--latency", url]
+    command = [*WRK, "-t2", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--latency", url]
     if token:
         command[-1:-1] = ["-H", f"Authorization: Bearer {token}"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
@@ -182,11 +184,17 @@ async def main() -> None:
         bare_rate, bare_p99 = await bare_baseline()
         rate, p99 = await wrk(f"{url}api/v1/status", token)
 
-        quiet = await staggered_lateness(runtime, rounds=int(LOAD_S / 1.8) - 1)
-        load = asyncio.create_task(wrk(f"{url}api/v1/status", token))
-        await asyncio.sleep(0.5)
-        loaded = await staggered_lateness(runtime, rounds=int(LOAD_S / 1.8) - 1)
-        busy_rate, busy_p99 = await load
+        # Quiet and loaded rounds take turns, so that whatever else this shared machine does
+        # weighs on both alike.
+        quiet: list[float] = []
+        loaded: list[float] = []
+        bursts: list[tuple[float, float]] = []
+        for _ in range(PAIRS):
+            quiet += await staggered_lateness(runtime, rounds=1)
+            load = asyncio.create_task(wrk(f"{url}api/v1/status", token, duration_s=4))
+            await asyncio.sleep(0.5)
+            loaded += await staggered_lateness(runtime, rounds=1)
+            bursts.append(await load)
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await controller
@@ -198,13 +206,14 @@ async def main() -> None:
     print(f"  ratio {rate / bare_rate:.2f} of the baseline's rate (goal >= 0.5: "
           f"{'met' if rate >= bare_rate / 2 else 'NOT met'}); p99 goal < 5 ms: "
           f"{'met' if p99 < 5 else 'NOT met'}")
-    print(f"  GET /api/v1/status while 64 transitions a round run beside it: "
-          f"{busy_rate:.0f} req/s, p99 {busy_p99:.2f} ms")
+    print(f"  GET /api/v1/status in {PAIRS} bursts of 4 s beside 64 transitions each: "
+          f"{statistics.mean(b[0] for b in bursts):.0f} req/s, "
+          f"p99 {max(b[1] for b in bursts):.2f} ms (the worst burst)")
     ms = 1000
-    print(f"transition lateness, quiet:      p50 {statistics.median(quiet) * ms:5.2f} ms  "
-          f"p99 {percentile(quiet, 0.99) * ms:5.2f} ms  (n={len(quiet)})")
-    print(f"transition lateness, under load: p50 {statistics.median(loaded) * ms:5.2f} ms  "
-          f"p99 {percentile(loaded, 0.99) * ms:5.2f} ms  (n={len(loaded)})")
+    for name, samples in (("quiet:     ", quiet), ("under load:", loaded)):
+        print(f"transition lateness, {name} p50 {statistics.median(samples) * ms:5.2f} ms  "
+              f"p90 {percentile(samples, 0.9) * ms:5.2f} ms  "
+              f"p99 {percentile(samples, 0.99) * ms:5.2f} ms  (n={len(samples)})")
 
 
 if __name__ == "__main__":
