@@ -149,7 +149,8 @@ async def test_programme_airs_on_its_second_in_its_zone(radio: Radio) -> None:
     assert MORNING_DUE - timedelta(seconds=3.3) <= radio.clock.now() <= MORNING_DUE
     assert radio.coils() == {"amp": True, "minh-duc": True, "trung-tam": False}
 
-    await radio.run_until(lambda: bool(radio.wav_files()))
+    # Fine steps again: the item must be caught while it plays, not after.
+    await radio.run_until(lambda: bool(radio.wav_files()), step_s=0.05)
     record = radio.log()[0]
     assert record["key"] == f"program:morning@{MORNING_DUE.isoformat()}"
     assert record["outcome"] is None  # claimed before its first sample
