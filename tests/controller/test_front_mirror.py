@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from controller.api.front import StatusMirror
+from controller.api.mirror import StatusMirror
 
 
 @dataclass
