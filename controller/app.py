@@ -167,8 +167,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             log.info("stopping")
             systemd.notify("STOPPING=1")
             if front is not None:
+                # Ours first: once the front closes its own, new connections are refused,
+                # not left waiting; requests in flight in the front still finish.
+                sock.close()
                 await front.stop()
-                sock.close()  # new connections are refused now, not left waiting
             server.should_exit = True
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.

@@ -17,6 +17,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from pathlib import Path
 
 from controller.api.limits import BodyLimits
@@ -28,6 +29,7 @@ READY_TIMEOUT_S = 30.0  # its imports take a few seconds on a Raspberry Pi 3 wit
 STOP_TIMEOUT_S = 5.0
 RESTART_DELAY_S = 1.0
 RESTART_DELAY_MAX_S = 30.0
+STABLE_S = 60.0  # a front that ran this long is restarted at once again when it dies
 
 
 class FrontProcess:
@@ -76,28 +78,30 @@ class FrontProcess:
 
     async def supervise(self) -> None:
         """Until ``stop``: start the front again whenever it exits, waiting longer after each
-        start that fails (a broken installation must not spin), and never giving up: the
-        lights and the radio go on either way."""
+        start that fails or lives less than ``STABLE_S`` (a broken installation must not
+        spin), and never giving up: the lights and the radio go on either way."""
         delay_s = RESTART_DELAY_S
         while True:
             assert self.process is not None
+            started = time.monotonic()
             code = await self.process.wait()
             if self._stopping:
                 return
-            log.error("api: the HTTP front process exited with status %s; starting it again",
-                      code)
+            if time.monotonic() - started >= STABLE_S:
+                delay_s = RESTART_DELAY_S
+            log.error("api: the HTTP front process exited with status %s; starting it again "
+                      "in %.0f s", code, delay_s)
             while True:
                 await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RESTART_DELAY_MAX_S)
                 if self._stopping:
                     return
                 self.restarts += 1
                 try:
                     await self.start()
-                except ControllerError as exc:
-                    delay_s = min(delay_s * 2, RESTART_DELAY_MAX_S)
-                    log.error("%s; trying again in %.0f s", exc, delay_s)
+                except (ControllerError, OSError) as exc:  # OSError: fork, EMFILE, no python
+                    log.error("api: %s; trying again in %.0f s", exc, delay_s)
                     continue
-                delay_s = RESTART_DELAY_S
                 break
 
     async def stop(self) -> None:

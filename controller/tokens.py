@@ -82,14 +82,17 @@ class TokenRegistry:
             raise ValueError(f"a token named {name!r} already exists; revoke it first")
         return secret, info
 
-    def verify(self, secret: str, *, now: datetime) -> TokenInfo | None:
-        """The token's description if ``secret`` is a live token, else None."""
+    def verify(self, secret: str, *, now: datetime, reread: bool = True) -> TokenInfo | None:
+        """The token's description if ``secret`` is a live token, else None. ``reread=False``
+        answers from the tokens read last (by ``load``), even if storage changed since."""
         if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
             return None
         # A dict lookup by hash instead of hmac.compare_digest over every stored hash: its
         # timing depends only on the SHA-256 of the guess, and learning about the hash of a
         # guess tells an attacker nothing about an unknown secret (that would take a preimage).
-        info = self._by_hash().get(_digest(secret))
+        index = self._index
+        by_hash = index[1] if not reread and index is not None else self._by_hash()
+        info = by_hash.get(_digest(secret))
         if info is None or info.is_expired(at=now):
             return None
         return info

@@ -47,9 +47,10 @@ to blame. Every change is recorded in `GET /api/v1/audit`.
 
 def body_limits(config: Config) -> BodyLimits:
     """What the API accepts, by path; the front process refuses the same at once."""
-    return BodyLimits(default=MAX_JSON_BODY_BYTES, path_prefix=API_PREFIX, uploads={
+    return BodyLimits(default=MAX_JSON_BODY_BYTES, path_prefix=API_PREFIX, by_path={
         f"{API_PREFIX}/audio": config.broadcast.max_upload_mb * 1024 * 1024,
-        f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES})
+        f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES,
+        f"{API_PREFIX}/health": 0})  # answers without a token: it must not take a body either
 
 
 def create_app(runtime: Runtime) -> FastAPI:

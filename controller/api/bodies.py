@@ -68,10 +68,10 @@ class BodyLimitMiddleware:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limits.for_path(scope["path"]) if scope["type"] == "http" else None
-        if limit is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.for_path(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if self.limits.declared_too_large(scope["path"], declared) is not None:
             await error_response(413, "too_large", too_large_message(limit))(

@@ -50,6 +50,10 @@ from controller.tokens import TokenInfo, TokenRegistry, role_at_least
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (SPEC)
+METRICS_PATH = "/metrics"  # Prometheus's default path, outside /api/v1, with a token
+# Requests that need no token (pages, docs, /health, node media) in flight to the controller
+# at once: enough for every phone and node of a commune, too few for a flood to matter.
+ANONYMOUS_UPSTREAM_MAX = 32
 # Below the coordinators: when the CPU is short, the lights and the radio go first.
 FRONT_NICENESS = 10
 
@@ -57,11 +61,14 @@ FRONT_NICENESS = 10
 class FrontApp:
     """The ASGI app of the front process.
 
-    Before a request reaches the controller: a declared body over its limit gets 413 and one
-    without a live token 401 (anything under /api/v1 but /health), before a byte of the body is
-    read. An anonymous or oversized flood therefore never reaches the coordinators' process.
-    (The controller alone judges a body's syntax and media type before the token; here the
-    token comes first for a body, so that nobody without one can make the front read it.)
+    Before a request reaches the controller: a declared body over its limit gets 413 (nothing
+    outside /api/v1 takes a body, nor /health) and one without a live token 401 (anything under
+    /api/v1 but /health, and /metrics), before a byte of the body is read. What needs no token
+    (the dashboard's page, the docs, /health, media for field nodes) reaches the controller at
+    most ``ANONYMOUS_UPSTREAM_MAX`` requests at a time; more get 503. An anonymous or oversized
+    flood therefore never weighs on the coordinators' process. (The controller alone judges a
+    body's syntax and media type before the token; here the token comes first, so that nobody
+    without one can make the front read a body.)
     """
 
     def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror, *,
@@ -71,6 +78,7 @@ class FrontApp:
         self.mirror = mirror
         self.limits = limits or BodyLimits()
         self._token_load: asyncio.Future[None] | None = None
+        self._anonymous = asyncio.Semaphore(ANONYMOUS_UPSTREAM_MAX)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -79,43 +87,58 @@ class FrontApp:
         if scope["type"] != "http":
             return  # no websockets here; uvicorn runs with ws="none"
         path = scope["path"]
+        # RFC 9110 section 10.1.1: a client that waits for "100 Continue" and gets a final
+        # answer sends no body, so the connection cannot go on; any other client sends it, and
+        # the server reads and drops it, which lets the client read the answer.
+        refusal = [(b"connection", b"close")] if _header(scope, b"expect") else []
         limit = self.limits.declared_too_large(path, _header(scope, b"content-length").encode())
         if limit is not None:
-            # Without reading the body: a client that waits for "100 Continue" sends none,
-            # and the server discards what another sends, which lets it read this answer.
-            await send_bytes(send, 413, error_body("too_large", too_large_message(limit)))
+            await send_bytes(send, 413, error_body("too_large", too_large_message(limit)),
+                             headers=refusal)
             return
-        if path.startswith(self.limits.path_prefix) and path != HEALTH_PATH:
-            authorization = _header(scope, b"authorization")
-            info = await self._caller(authorization, send)
-            if info is None:
+        if not self._needs_token(path):
+            if self._anonymous.locked():
+                await send_unavailable(send)
                 return
-            if scope["method"] == "GET" and path == STATUS_PATH and not _has_body(scope) \
-                    and role_at_least(info.role, "viewer"):
-                if await self._status(scope, send, authorization):
-                    return
+            async with self._anonymous:
+                await self.proxy.forward(scope, receive, send)
+            return
+        authorization = _header(scope, b"authorization")
+        info = await self._caller(authorization, send, refusal)
+        if info is None:
+            return
+        if scope["method"] == "GET" and path == STATUS_PATH and not _has_body(scope) \
+                and role_at_least(info.role, "viewer"):
+            if await self._status(scope, send, authorization):
+                return
         changes = scope["method"] not in ("GET", "HEAD")
         await self.proxy.forward(scope, receive, send, on_status=(
             self._changed if changes else None))
+
+    def _needs_token(self, path: str) -> bool:
+        # As the controller's routes declare it (SPEC: only /health answers without a token).
+        return (path.startswith(self.limits.path_prefix) and path != HEALTH_PATH) \
+            or path == METRICS_PATH
 
     def _changed(self, status: int) -> None:
         if 200 <= status < 300:
             self.mirror.invalidate()  # whatever it changed shows in the next /status
 
-    async def _caller(self, authorization: str, send: Any) -> TokenInfo | None:
+    async def _caller(self, authorization: str, send: Any,
+                      refusal: list[tuple[bytes, bytes]]) -> TokenInfo | None:
         """The live token of ``authorization``; else answers 401 (as controller.api.auth)."""
         scheme, _, secret = authorization.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             await send_bytes(send, 401, error_body(
                 "unauthorized", "send an API token: Authorization: Bearer TOKEN"),
-                headers=[(b"www-authenticate", b"Bearer")])
+                headers=[(b"www-authenticate", b"Bearer"), *refusal])
             return None
         info = await self._verify(secret.strip())
         if info is None:
             # RFC 6750 section 3.1: the error attribute tells a client to get a new token.
             await send_bytes(send, 401, error_body(
                 "unauthorized", "the token is unknown, revoked or expired"),
-                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')])
+                headers=[(b"www-authenticate", b'Bearer error="invalid_token"'), *refusal])
         return info
 
     async def _status(self, scope: dict[str, Any], send: Any, authorization: str) -> bool:
@@ -144,6 +167,9 @@ class FrontApp:
             if self._token_load is None or self._token_load.done():
                 self._token_load = asyncio.ensure_future(asyncio.to_thread(self.tokens.load))
             await asyncio.shield(self._token_load)
+            # What was just read is as new as this request: no second read on the loop, should
+            # another write have landed meanwhile.
+            return self.tokens.verify(secret, now=datetime.now(UTC), reread=False)
         return self.tokens.verify(secret, now=datetime.now(UTC))
 
     async def _lifespan(self, receive: Any, send: Any) -> None:

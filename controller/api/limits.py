@@ -14,28 +14,31 @@ FIRMWARE_MAX_BYTES = 32 * 1024 * 1024  # an ESP32 image is 1-4 MB
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """``default`` for every path under ``path_prefix``; ``uploads`` maps exact paths (file
-    uploads) to their own limits. Paths outside the prefix are not limited here."""
+    """``default`` for every path under ``path_prefix``; ``by_path`` maps exact paths (file
+    uploads; 0 for the endpoints that take no body) to their own limits. Nothing outside the
+    prefix takes a body (the pages, the docs, metrics, media for field nodes)."""
 
     default: int = MAX_JSON_BODY_BYTES
     path_prefix: str = "/api/v1"
-    uploads: dict[str, int] = field(default_factory=dict)
+    by_path: dict[str, int] = field(default_factory=dict)
 
-    def for_path(self, path: str) -> int | None:
+    def for_path(self, path: str) -> int:
         if not path.startswith(self.path_prefix):
-            return None
-        return self.uploads.get(path.rstrip("/"), self.default)
+            return 0
+        return self.by_path.get(path.rstrip("/"), self.default)
 
     def declared_too_large(self, path: str, content_length: bytes) -> int | None:
         """The limit that a declared ``Content-Length`` passes, else None."""
         limit = self.for_path(path)
         declared = content_length.strip()
-        if limit is not None and declared.isdigit() and int(declared) > limit:
+        if declared.isdigit() and int(declared) > limit:
             return limit
         return None
 
 
 def too_large_message(limit: int) -> str:
+    if limit == 0:
+        return "this path takes no body"
     if limit >= 1024 * 1024:
         return f"the body is larger than {limit // (1024 * 1024)} MB"
     return f"the body is larger than {limit} bytes"

@@ -8,8 +8,8 @@ imported here only.
 - Hop-by-hop headers (RFC 9110 section 7.6.1) are dropped both ways, and ``Expect``: the
   front's own server has already answered ``100 Continue`` when the body is read. The original
   ``Host`` is kept; the client's address goes along as ``X-Forwarded-For``.
-- The path goes on byte for byte. One that the HTTP client would rewrite (``/a/../b``) is
-  refused with 400 rather than sent somewhere else than the client asked.
+- The path goes on as sent. One with dot segments (``/a/../b``), which the HTTP client would
+  resolve, is refused with 400 rather than sent somewhere else than the client asked.
 - One upstream connection per client request at most, with no pool limit: a slow client holds
   its own connection, never the others' (a bounded pool let 100 slow uploads block the API).
 - A client that stops sending its body for ``BODY_IDLE_TIMEOUT_S`` gets 408.
@@ -86,6 +86,7 @@ class UpstreamProxy:
             timeout=httpx.Timeout(UPSTREAM_TIMEOUT_S, connect=UPSTREAM_CONNECT_TIMEOUT_S))
         self.body_idle_timeout_s = body_idle_timeout_s
         self.failures = 0
+        self.answering = True
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -100,11 +101,11 @@ class UpstreamProxy:
         ``on_status`` hears the controller's status before the client gets a byte of it."""
         raw_path = scope.get("raw_path") or scope["path"].encode()
         target = raw_path + (b"?" + scope["query_string"] if scope["query_string"] else b"")
-        url = self.client.base_url.copy_with(raw_path=target)
-        if url.raw_path != target:
+        if any(segment in (b".", b"..") for segment in raw_path.split(b"/")):
             await send_bytes(send, 400, error_body(
                 "bad_request", "the path must not contain '.' or '..' segments"))
             return 400
+        url = self.client.base_url.copy_with(raw_path=target)
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
         if scope.get("client"):
             headers.append((b"x-forwarded-for", scope["client"][0].encode()))
@@ -124,10 +125,15 @@ class UpstreamProxy:
             return 408
         except httpx.HTTPError as exc:
             self.failures += 1
-            log.warning("api: the controller did not answer %s %s: %r", scope["method"],
-                        scope["path"], exc)
+            if self.answering:  # once when it stops answering, once when it is back
+                log.warning("api: no answer from the controller to %s %s: %r",
+                            scope["method"], scope["path"], exc)
+            self.answering = False
             await send_unavailable(send)
             return 503
+        if not self.answering:
+            log.info("api: the controller answers again")
+            self.answering = True
         try:
             if on_status is not None:
                 on_status(response.status_code)

@@ -412,6 +412,7 @@ async def test_bodies_without_a_token_or_over_the_limit_are_refused_unread(
         + f"Authorization: {technician['Authorization']}\r\n\r\n".encode())
     assert {a.split(b"\r\n")[0] for a in answers} == {b"HTTP/1.1 401 Unauthorized"}
     assert oversized.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" not in oversized.lower()  # no Expect: the body is dropped
     assert circuits.status_code == 200
     assert dotted.startswith(b"HTTP/1.1 400 ")
 
@@ -424,3 +425,22 @@ async def test_the_front_ignores_sigterm_and_stops_when_the_controller_says(
     async with httpx.AsyncClient(base_url=running.url, headers=viewer) as client:
         assert (await client.get("/api/v1/circuits")).status_code == 200
     assert front_pid() == pid
+
+
+async def test_what_needs_no_token_takes_no_body_and_metrics_need_one(running: Running) -> None:
+    page_post = await raw_exchange(running.url, b"POST / HTTP/1.1\r\nHost: x\r\n"
+                                   b"Content-Length: 500000000\r\n\r\n")
+    health_post = await raw_exchange(running.url, b"POST /api/v1/health HTTP/1.1\r\n"
+                                     b"Host: x\r\nContent-Length: 60000\r\n\r\n")
+    waiting = await raw_exchange(running.url, b"POST /api/v1/overrides HTTP/1.1\r\n"
+                                 b"Host: x\r\nExpect: 100-continue\r\n"
+                                 b"Content-Length: 100\r\n\r\n")
+    async with httpx.AsyncClient(base_url=running.url) as client:
+        metrics = await client.get("/metrics")
+        page = await client.get("/")
+    for answer in (page_post, health_post):
+        assert answer.startswith(b"HTTP/1.1 413 ")
+    # It waited for "100 Continue" and will send no body: the connection cannot go on.
+    assert waiting.startswith(b"HTTP/1.1 401 ") and b"connection: close" in waiting.lower()
+    assert metrics.status_code == 401
+    assert page.status_code == 200

@@ -1,6 +1,7 @@
 """The front process's logic with a fake controller (fast, no processes): the status mirror
 fetches once for many requests, refreshes in the background, waits after a change, and gives
-up on a controller that does not answer. The real thing is in test_front.py."""
+up on a controller that does not answer; requests that need no token reach the controller a
+bounded number at a time. The real thing is in test_front.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from controller.api.front import ANONYMOUS_UPSTREAM_MAX, FrontApp
 from controller.api.mirror import StatusMirror
 
 
@@ -143,3 +145,44 @@ async def test_a_refusal_of_the_controller_is_left_for_it_to_give(
     controller.get = refuse  # type: ignore[method-assign]
     assert await mirror.current("Bearer revoked") is None
     assert not mirror.unreachable
+
+
+class HeldProxy:
+    """Forwards nothing until released; counts what it holds."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.held = 0
+
+    async def forward(self, scope: dict, receive: object, send: object, **_: object) -> int:
+        self.held += 1
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"page"})
+        return 200
+
+
+async def test_requests_without_a_token_reach_the_controller_a_bounded_number_at_once() -> None:
+    proxy = HeldProxy()
+    app = FrontApp(proxy, tokens=None, mirror=None)  # type: ignore[arg-type]
+    answers: list[list[dict]] = []
+
+    async def get_page() -> None:
+        sent: list[dict] = []
+        answers.append(sent)
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, None, send)
+
+    held = [asyncio.create_task(get_page()) for _ in range(ANONYMOUS_UPSTREAM_MAX)]
+    while proxy.held < ANONYMOUS_UPSTREAM_MAX:
+        await asyncio.sleep(0)
+    await get_page()  # one more, while all are held
+    proxy.release.set()
+    await asyncio.gather(*held)
+    statuses = [sent[0]["status"] for sent in answers]
+    assert statuses.count(200) == ANONYMOUS_UPSTREAM_MAX
+    assert statuses[-1] == 503
