@@ -28,7 +28,8 @@ from pydantic import BaseModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.api import front
-from controller.app import ApiServer, run_controller
+from controller.api.server import ApiServer, event_loop_runner
+from controller.app import run_controller
 from controller.clock import SystemClock
 from controller.config import validate_config
 from controller.runtime import Runtime
@@ -143,7 +144,7 @@ def serve_bare(fd: int) -> None:
         server.should_exit = True
         await task
 
-    front._event_loop_runner()(serve())
+    event_loop_runner()(serve())
 
 
 async def bare_baseline() -> tuple[float, float]:

@@ -23,13 +23,14 @@ import os
 import secrets
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import uvicorn
 
 from controller import systemd
 from controller.api.app import body_limits, create_app
+from controller.api.server import ApiServer
 from controller.clock import Clock
 from controller.config import Config
 from controller.front_process import FrontProcess
@@ -37,14 +38,6 @@ from controller.runtime import Runtime, build_runtime
 from drivers.errors import ControllerError
 
 log = logging.getLogger(__name__)
-
-
-class ApiServer(uvicorn.Server):
-    """uvicorn without its signal handling: our handler decides when it stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -34,7 +34,6 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,14 @@ import uvicorn
 
 from controller.api.limits import BodyLimits, too_large_message
 from controller.api.mirror import STATUS_PATH, StatusMirror
-from controller.api.proxy import UpstreamProxy, error_body, send_bytes, send_unavailable
+from controller.api.proxy import (
+    UpstreamProxy,
+    error_body,
+    has_body,
+    send_bytes,
+    send_unavailable,
+)
+from controller.api.server import ApiServer, event_loop_runner
 from controller.store import Store
 from controller.tokens import TokenInfo, TokenRegistry, role_at_least
 
@@ -107,7 +113,7 @@ class FrontApp:
         info = await self._caller(authorization, send, refusal)
         if info is None:
             return
-        if scope["method"] == "GET" and path == STATUS_PATH and not _has_body(scope) \
+        if scope["method"] == "GET" and path == STATUS_PATH and not has_body(scope["headers"]) \
                 and role_at_least(info.role, "viewer"):
             if await self._status(scope, send, authorization):
                 return
@@ -190,19 +196,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
     return ""
 
 
-def _has_body(scope: dict[str, Any]) -> bool:
-    return any(k == b"transfer-encoding" or (k == b"content-length" and v.strip() != b"0")
-               for k, v in scope["headers"])
-
-
-class FrontServer(uvicorn.Server):
-    """uvicorn that leaves signals alone: the controller decides when this process stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 def build_front(upstream: str, storage: Path, limits: BodyLimits | None = None) -> FrontApp:
     proxy = UpstreamProxy(upstream)
     store = Store(storage)  # read only here: tokens
@@ -218,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--storage", type=Path, required=True)
     parser.add_argument("--body-limits", type=json.loads, default={},
                         help='JSON: {"default": bytes, "path_prefix": "/api/v1", '
-                             '"uploads": {path: bytes}}')
+                             '"by_path": {path: bytes}} (controller.api.limits)')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
@@ -231,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         os.nice(FRONT_NICENESS)
     sock = socket.socket(fileno=args.listen_fd)
     app = build_front(args.upstream, args.storage, BodyLimits(**args.body_limits))
-    server = FrontServer(uvicorn.Config(app, log_level="warning", access_log=False,
+    server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
                                         lifespan="on", ws="none", timeout_graceful_shutdown=3))
     # Standard input is a pipe from the controller: it closes when the controller stops or
     # dies, even by SIGKILL, and this process must not outlive it (it holds the port).
@@ -248,17 +241,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.stdout.flush()
         await task
 
-    _event_loop_runner()(serve())
-
-
-def _event_loop_runner() -> Callable[[Any], None]:
-    # uvloop, as uvicorn itself picks it when installed: fewer cycles per request (libuv's
-    # event loop and socket handling in C) leave more of the CPU to the coordinators.
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run
-    return uvloop.run
+    # uvloop when installed: fewer cycles per request leave more CPU to the coordinators.
+    event_loop_runner()(serve())
 
 
 def _exit_when_stdin_closes(server: uvicorn.Server) -> None:

@@ -48,6 +48,13 @@ class ClientTooSlow(Exception):
     """The client sent nothing of its body for ``BODY_IDLE_TIMEOUT_S``."""
 
 
+def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether an ASGI request's headers announce a body."""
+    return any(k == b"transfer-encoding"
+               or (k == b"content-length" and v.strip() not in (b"", b"0"))
+               for k, v in headers)
+
+
 def error_body(code: str, message: str) -> bytes:
     """The API's one error shape (controller.api.errors: ``ErrorPublic``), for the answers the
     front gives itself. Written out here so that the front does not import pydantic and the
@@ -85,7 +92,6 @@ class UpstreamProxy:
             base_url="http://communectl",
             timeout=httpx.Timeout(UPSTREAM_TIMEOUT_S, connect=UPSTREAM_CONNECT_TIMEOUT_S))
         self.body_idle_timeout_s = body_idle_timeout_s
-        self.failures = 0
         self.answering = True
 
     async def aclose(self) -> None:
@@ -109,11 +115,9 @@ class UpstreamProxy:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in NOT_FORWARDED]
         if scope.get("client"):
             headers.append((b"x-forwarded-for", scope["client"][0].encode()))
-        has_body = any((k == b"content-length" and v.strip() not in (b"", b"0"))
-                       or k == b"transfer-encoding" for k, v in scope["headers"])
         request = self.client.build_request(
             scope["method"], url, headers=headers,
-            content=self._request_body(receive) if has_body else None)
+            content=self._request_body(receive) if has_body(scope["headers"]) else None)
         try:
             response = await self.client.send(request, stream=True)
         except ClientGone:
@@ -124,7 +128,6 @@ class UpstreamProxy:
                 headers=[(b"connection", b"close")])
             return 408
         except httpx.HTTPError as exc:
-            self.failures += 1
             if self.answering:  # once when it stops answering, once when it is back
                 log.warning("api: no answer from the controller to %s %s: %r",
                             scope["method"], scope["path"], exc)
