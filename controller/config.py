@@ -252,6 +252,10 @@ class BroadcastProgramConfig(_Frozen):
     grace_min: int | None = Field(default=None, ge=0)
 
 
+HA_UNTIL_NEXT_SWITCH = "until_next_switch"
+HA_OVERRIDE_MAX_MIN = 7 * 24 * 60  # as an override made through the API
+
+
 class MqttConfig(_Frozen):
     url: str = "mqtt://127.0.0.1:1883"
     prefix: str = "communectl"
@@ -259,6 +263,9 @@ class MqttConfig(_Frozen):
     ha_discovery: bool = False
     username: str | None = None
     password: str | None = None
+    # How long an on/off from Home Assistant holds: until the circuit's next scheduled switch
+    # point, or a number of minutes (docs/mqtt.md).
+    ha_override: str | int = HA_UNTIL_NEXT_SWITCH
 
     @field_validator("url")
     @classmethod
@@ -266,6 +273,17 @@ class MqttConfig(_Frozen):
         if not re.match(r"^mqtts?://[^/]+", value):
             raise ValueError('expected "mqtt://host:port" or "mqtts://host:port"')
         return value
+
+    @field_validator("ha_override", mode="before")
+    @classmethod
+    def _ha_override(cls, value: object) -> str | int:
+        if value == HA_UNTIL_NEXT_SWITCH:
+            return HA_UNTIL_NEXT_SWITCH
+        if isinstance(value, int) and not isinstance(value, bool) and \
+                1 <= value <= HA_OVERRIDE_MAX_MIN:
+            return value
+        raise ValueError(f'expected "{HA_UNTIL_NEXT_SWITCH}" or a number of minutes, 1 to '
+                         f'{HA_OVERRIDE_MAX_MIN} (a week), not {value!r}')
 
 
 class Config(_Frozen):

@@ -1,5 +1,5 @@
-"""The gateway on MQTT (SPEC: MQTT). Every aiomqtt import of the project is in this module
-(LIBRARIES.md: aiomqtt 2.x; 3.0 is a rewrite).
+"""The gateway on MQTT (docs/mqtt.md). Every aiomqtt import of the project is in this module
+(aiomqtt 2.x; 3.0 is a rewrite).
 
 The connection is the loop aiomqtt's maintainers show: ``async with Client(...)`` inside a
 ``while``, catching ``MqttError`` and backing off (capped, jittered), re-subscribing and
@@ -15,6 +15,7 @@ command that arrives is answered from a task of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -23,6 +24,7 @@ import ssl
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -71,6 +73,10 @@ class GatewayPort(Protocol):
     async def set_circuit(self, circuit_id: str, command: dict[str, Any]) -> None: ...
     async def announce(self, command: dict[str, Any]) -> str: ...
     def node_changed(self, node_id: str, node: dict[str, Any]) -> None: ...
+    # Home Assistant (with ha_discovery)
+    def ha_circuits(self) -> list[topics.HaCircuit]: ...
+    async def ha_command(self, circuit_id: str, command: topics.HaCommand) -> None: ...
+    async def back_to_schedule(self, circuit_id: str) -> int: ...
 
 
 @dataclass
@@ -102,6 +108,16 @@ def connect(url: str, *, client_id: str | None = None, username: str | None = No
         password=password, will=will, keepalive=30,
         tls_context=ssl.create_default_context() if secure else None,
         max_queued_incoming_messages=10_000)
+
+
+@contextlib.contextmanager
+def broker_errors(url: str) -> Iterator[None]:
+    """aiomqtt's errors as our ``BrokerError`` (one line for the user, no traceback), for
+    short-lived clients such as ``communectl fleet``."""
+    try:
+        yield
+    except aiomqtt.MqttError as exc:
+        raise BrokerError(f"MQTT broker {url}: {exc}") from exc
 
 
 class MqttBridge:
@@ -208,9 +224,12 @@ class MqttBridge:
     async def _publish_state(self, client: aiomqtt.Client) -> None:
         """Retained state, compared every ``state_interval_s`` and published when changed."""
         while True:
+            states = self._port.circuit_states()
             wanted = {topics.circuit_state(self.root, c): _json(state)
-                      for c, state in self._port.circuit_states().items()}
+                      for c, state in states.items()}
             wanted[topics.broadcast_now(self.root)] = _json(self._port.broadcast_now() or {})
+            if self.settings.ha_discovery:
+                wanted.update(self._ha_states(states))
             for topic, payload in wanted.items():
                 if self._published.get(topic) != payload:
                     await self._publish(client, topic, payload, retain=True)
@@ -249,10 +268,15 @@ class MqttBridge:
             self._event_ready.clear()
             await self._event_ready.wait()
 
+    def _ha_states(self, states: dict[str, dict[str, Any]]) -> dict[str, bytes]:
+        dimmable = {c.id for c in self._port.ha_circuits() if c.dimmable}
+        return {topics.ha_state(self.root, c): _json(topics.ha_state_payload(
+                    state, dimmable=c in dimmable)) for c, state in states.items()}
+
     async def _announce_to_home_assistant(self, client: aiomqtt.Client) -> None:
         for topic, payload in topics.ha_discovery_messages(
                 self.settings.prefix, self.settings.site_id, self.settings.site_name,
-                self._port.circuit_names()):
+                self._port.ha_circuits(), accept_commands=self.settings.accept_commands):
             await self._publish(client, topic, payload.encode(), retain=True)
 
     async def node_command(self, node: str, op: str, *, timeout_s: float = 5.0,
@@ -319,6 +343,10 @@ class MqttBridge:
             self._spawn(self._set_circuit(client, incoming.subject or "", incoming.data))
         elif incoming.kind == "announce":
             self._spawn(self._announce(client, incoming.data))
+        elif incoming.kind == "ha_set":
+            self._spawn(self._ha_command(incoming.subject or "", incoming.data))
+        elif incoming.kind == "ha_schedule":
+            self._spawn(self._back_to_schedule(incoming.subject or ""))
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
@@ -336,6 +364,23 @@ class MqttBridge:
         if "id" in command:
             ack["id"] = command["id"]
         await self._reply(client, topics.circuit_set_ack(self.root, circuit), ack)
+
+    async def _ha_command(self, circuit: str, command: topics.HaCommand) -> None:
+        """Home Assistant reads no acknowledgement: a refusal is counted and logged, and the
+        state topic, unchanged, tells it the light did not follow."""
+        try:
+            await self._port.ha_command(circuit, command)
+        except ValueError as exc:
+            self._malformed("ha_set", f"circuit/{circuit}/ha/set refused: {exc}")
+
+    async def _back_to_schedule(self, circuit: str) -> None:
+        try:
+            ended = await self._port.back_to_schedule(circuit)
+        except ValueError as exc:
+            self._malformed("ha_schedule", f"circuit/{circuit}/ha/schedule refused: {exc}")
+            return
+        log.info("Home Assistant: %s back to its schedule (%d override(s) ended)", circuit,
+                 ended)
 
     async def _announce(self, client: aiomqtt.Client, command: dict[str, Any]) -> None:
         try:

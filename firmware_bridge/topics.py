@@ -1,8 +1,9 @@
-"""The MQTT topics and payloads of SPEC (MQTT), as a pure codec: no I/O.
+"""The MQTT topics and payloads (docs/mqtt.md), as a pure codec: no I/O.
 
 Root ``{prefix}/{site}``. Incoming messages are classified by ``parse_incoming`` into an
 ``Incoming`` or refused with ``BadPayload`` (malformed JSON, too large, wrong shape, unknown
-subtopic); the bridge counts refusals by kind and carries on.
+subtopic); the bridge counts refusals by kind and carries on. Home Assistant's topics and
+discovery are at the end (docs/mqtt.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class BadPayload(ValueError):
 
 @dataclass(frozen=True)
 class Incoming:
-    kind: str  # circuit_set | announce | node_status | node_telemetry | node_ack | ha_status
+    # circuit_set | announce | node_status | node_telemetry | node_ack | ha_status | ha_set
+    # | ha_schedule
+    kind: str
     subject: str | None  # circuit or node id
     data: Any
 
@@ -74,6 +77,8 @@ def subscriptions(root_: str, *, accept_commands: bool, ha_discovery: bool) -> l
         topics += [f"{root_}/circuit/+/set", announce(root_)]
     if ha_discovery:
         topics.append(f"{HA_PREFIX}/status")
+    if accept_commands and ha_discovery:
+        topics += ha_subscriptions(root_)
     return topics
 
 
@@ -85,6 +90,8 @@ def parse_incoming(root_: str, topic: str, payload: bytes) -> Incoming:
     parts = topic[len(root_) + 1:].split("/")
     if len(parts) == 3 and parts[0] == "circuit" and parts[2] == "set":
         return Incoming("circuit_set", parts[1], _object("circuit_set", payload))
+    if (from_home_assistant := _parse_ha(parts, payload)) is not None:
+        return from_home_assistant
     if parts == ["announce"]:
         data = _object("announce", payload)
         if not isinstance(data.get("id"), str) or not data["id"]:
@@ -130,29 +137,147 @@ def _object(kind: str, payload: bytes) -> dict[str, Any]:
     return data
 
 
-def ha_discovery_messages(prefix: str, site: str, site_name: str,
-                          circuits: dict[str, str]) -> list[tuple[str, str]]:
-    """Home Assistant MQTT discovery: one ``light`` per circuit (default schema, on/off), with
-    our JSON payloads for on/off and the gateway's status as availability."""
+
+# -- Home Assistant ----------------------------------------------------------------------------
+#
+# Home Assistant's MQTT light, JSON schema (homeassistant/components/mqtt/light/schema_json.py
+# in home-assistant/core): the state topic carries {"state": "ON"|"OFF", "brightness": N}, and
+# "state" is compared case-sensitively with "ON" and "OFF". Our circuit state topic says "on" and
+# "off" for the clients that read it today, so Home Assistant gets topics of its own under
+# {root}/circuit/{id}/ha/ (docs/mqtt.md).
+
+HA_ON, HA_OFF = "ON", "OFF"
+HA_PRESS = "PRESS"  # a button's default payload_press (homeassistant/components/mqtt/button.py)
+HA_BRIGHTNESS_SCALE = 100  # brightness is our level, 1..100
+HA_SCHEDULE_BUTTON = "Theo lịch / Back to schedule"
+
+
+@dataclass(frozen=True)
+class HaCircuit:
+    """What Home Assistant is told about a circuit: dimmable when it has levels (segments with
+    levels, or a dimmer), else on/off only."""
+
+    id: str
+    name: str
+    dimmable: bool
+
+
+@dataclass(frozen=True)
+class HaCommand:
+    """A light command from Home Assistant, in our terms."""
+
+    state: str  # "on" | "off"
+    level: int | None  # 1..100 when Home Assistant sent a brightness
+
+
+def ha_state(root_: str, circuit: str) -> str:
+    return f"{root_}/circuit/{circuit}/ha/state"
+
+
+def ha_set(root_: str, circuit: str) -> str:
+    return f"{root_}/circuit/{circuit}/ha/set"
+
+
+def ha_schedule(root_: str, circuit: str) -> str:
+    return f"{root_}/circuit/{circuit}/ha/schedule"
+
+
+def ha_subscriptions(root_: str) -> list[str]:
+    return [f"{root_}/circuit/+/ha/set", f"{root_}/circuit/+/ha/schedule"]
+
+
+def ha_state_payload(state: dict[str, Any], *, dimmable: bool) -> dict[str, Any]:
+    """Our circuit state as Home Assistant's JSON light reads it. Brightness only for a
+    dimmable circuit that is on: Home Assistant ignores a brightness of 0 anyway."""
+    on = state.get("state") == "on"
+    payload: dict[str, Any] = {"state": HA_ON if on else HA_OFF}
+    if dimmable and on:
+        payload["brightness"] = int(state.get("level") or HA_BRIGHTNESS_SCALE)
+    return payload
+
+
+def parse_ha_command(payload: bytes) -> HaCommand:
+    """What Home Assistant's JSON light publishes on its command topic: ``{"state": "ON"}``,
+    ``{"state": "ON", "brightness": 50}`` or ``{"state": "OFF"}``. Other keys it may add
+    (``transition``, ``flash``, ``effect``: we announce none of them) are ignored, as its own
+    parser ignores keys it does not know."""
+    data = _object("ha_set", payload)
+    state = data.get("state")
+    if state not in (HA_ON, HA_OFF):
+        raise BadPayload("ha_set", f'"state" must be "ON" or "OFF", not {state!r}')
+    brightness = data.get("brightness")
+    if brightness is None or state == HA_OFF:
+        return HaCommand("on" if state == HA_ON else "off", None)
+    if isinstance(brightness, bool) or not isinstance(brightness, int | float) or \
+            not 0 < brightness <= HA_BRIGHTNESS_SCALE or brightness != int(brightness):
+        raise BadPayload("ha_set", f'"brightness" must be a whole number 1..'
+                                   f'{HA_BRIGHTNESS_SCALE}, not {brightness!r}')
+    return HaCommand("on", int(brightness))
+
+
+def _parse_ha(parts: list[str], payload: bytes) -> Incoming | None:
+    """``circuit/{id}/ha/set`` and ``circuit/{id}/ha/schedule``, else None."""
+    if len(parts) != 4 or parts[0] != "circuit" or parts[2] != "ha":
+        return None
+    if parts[3] == "set":
+        return Incoming("ha_set", parts[1], parse_ha_command(payload))
+    if parts[3] == "schedule":
+        pressed = _text("ha_schedule", payload)
+        if pressed != HA_PRESS:
+            raise BadPayload("ha_schedule", f"expected {HA_PRESS}, not {pressed[:40]!r}")
+        return Incoming("ha_schedule", parts[1], None)
+    return None
+
+
+def ha_discovery_messages(prefix: str, site: str, site_name: str, circuits: list[HaCircuit], *,
+                          accept_commands: bool) -> list[tuple[str, str]]:
+    """Home Assistant MQTT discovery (retained): per circuit a JSON-schema ``light`` and, when
+    commands are accepted, a ``button`` that returns the circuit to its schedule. Without
+    commands the button's config is published empty, which removes it from Home Assistant.
+
+    Keys are those of Home Assistant's discovery schemas (mqtt/schemas.py, mqtt/config.py,
+    light/schema_json.py, button.py); ``default_entity_id`` replaces ``object_id``, deprecated
+    in 2025.10.
+    """
     root_ = root(prefix, site)
+    device = {"identifiers": [f"communectl_{site}"], "name": site_name or site,
+              "manufacturer": "communectl", "model": "commune gateway"}
+    availability = {"availability_topic": status(root_), "payload_available": "online",
+                    "payload_not_available": "offline"}
+    object_base = _entity_slug(site)
     messages = []
-    for circuit, name in sorted(circuits.items()):
-        config = {
-            "name": name, "unique_id": f"communectl_{site}_{circuit}",
-            "object_id": f"{site}_{circuit}",
-            "command_topic": circuit_set(root_, circuit),
-            "payload_on": json.dumps({"state": "on", "duration_min": 720,
-                                      "reason": "Home Assistant"}),
-            "payload_off": json.dumps({"state": "off", "duration_min": 720,
-                                       "reason": "Home Assistant"}),
-            "state_topic": circuit_state(root_, circuit),
-            "state_value_template": "{{ value_json.state }}",
-            "state_on": "on", "state_off": "off",
-            "availability_topic": status(root_),
-            "payload_available": "online", "payload_not_available": "offline",
-            "device": {"identifiers": [f"communectl_{site}"], "name": site_name or site,
-                       "manufacturer": "communectl", "model": "commune gateway"},
+    for circuit in sorted(circuits, key=lambda c: c.id):
+        object_id = f"{object_base}_{_entity_slug(circuit.id)}"
+        light: dict[str, Any] = {
+            "name": circuit.name, "unique_id": f"communectl_{site}_{circuit.id}",
+            "default_entity_id": f"light.{object_id}", "schema": "json",
+            "command_topic": ha_set(root_, circuit.id),
+            "state_topic": ha_state(root_, circuit.id),
+            "supported_color_modes": ["brightness" if circuit.dimmable else "onoff"],
+            # Relays and our dimmers neither flash nor fade: HA must not offer either.
+            "flash": False, "transition": False, "qos": 1,
+            **availability, "device": device, "origin": {"name": "communectl"},
         }
-        messages.append((f"{HA_PREFIX}/light/{site}_{circuit}/config",
-                         json.dumps(config, ensure_ascii=False)))
+        if circuit.dimmable:
+            light["brightness_scale"] = HA_BRIGHTNESS_SCALE
+        messages.append((f"{HA_PREFIX}/light/{site}_{circuit.id}/config",
+                         json.dumps(light, ensure_ascii=False)))
+        button_topic = f"{HA_PREFIX}/button/{site}_{circuit.id}_schedule/config"
+        if not accept_commands:
+            messages.append((button_topic, ""))
+            continue
+        button = {
+            "name": f"{circuit.name}: {HA_SCHEDULE_BUTTON}",
+            "unique_id": f"communectl_{site}_{circuit.id}_schedule",
+            "default_entity_id": f"button.{object_id}_back_to_schedule",
+            "command_topic": ha_schedule(root_, circuit.id), "payload_press": HA_PRESS,
+            "icon": "mdi:calendar-clock", "qos": 1,
+            **availability, "device": device, "origin": {"name": "communectl"},
+        }
+        messages.append((button_topic, json.dumps(button, ensure_ascii=False)))
     return messages
+
+
+def _entity_slug(identifier: str) -> str:
+    """Entity ids take [a-z0-9_]; our ids may also hold '-'."""
+    return identifier.replace("-", "_")

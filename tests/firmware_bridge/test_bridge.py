@@ -17,7 +17,7 @@ import aiomqtt
 import pytest
 
 from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
-from firmware_bridge.topics import BadPayload, parse_incoming
+from firmware_bridge.topics import BadPayload, HaCircuit, HaCommand, parse_incoming
 from tests.conftest import require_program
 
 pytestmark = pytest.mark.integration
@@ -34,8 +34,8 @@ class FakePort:
     def circuit_states(self) -> dict[str, dict[str, Any]]:
         return dict(self.states)
 
-    def circuit_names(self) -> dict[str, str]:
-        return {"road-5": "Đường số 5"}
+    def ha_circuits(self) -> list[HaCircuit]:
+        return [HaCircuit("road-5", "Đường số 5", dimmable=False)]
 
     def broadcast_now(self) -> dict[str, Any] | None:
         return None
@@ -53,6 +53,13 @@ class FakePort:
 
     def node_changed(self, node_id: str, node: dict[str, Any]) -> None:
         self.node_changes.append((node_id, node["status"]))
+
+    async def ha_command(self, circuit_id: str, command: HaCommand) -> None:
+        self.commands.append((circuit_id, {"ha": command}))
+
+    async def back_to_schedule(self, circuit_id: str) -> int:
+        self.commands.append((circuit_id, {"ha": "back to schedule"}))
+        return 0
 
 
 async def eventually(condition: Callable[[], bool], what: str) -> None:
@@ -213,10 +220,27 @@ async def test_home_assistant_discovery_and_its_birth_message(
     async with Watcher(mosquitto, "homeassistant/light/#") as watcher:
         await eventually(lambda: len(watcher.seen) == 1, "discovery (retained)")
         config = json.loads(watcher.seen[0][1])
-        assert config["command_topic"] == f"{ROOT}/circuit/road-5/set"
+        assert config["command_topic"] == f"{ROOT}/circuit/road-5/ha/set"
         assert config["availability_topic"] == f"{ROOT}/status"
         await publish(mosquitto, "homeassistant/status", "online")
         await eventually(lambda: len(watcher.seen) == 2, "announced again on HA's birth")
+
+
+async def test_home_assistant_state_and_commands(running: tuple[MqttBridge, FakePort],
+                                                 mosquitto: int) -> None:
+    bridge, port = running
+    async with Watcher(mosquitto, f"{ROOT}/circuit/road-5/ha/state") as watcher:
+        await eventually(lambda: watcher.seen != [], "HA state (retained)")
+        assert json.loads(watcher.seen[-1][1]) == {"state": "OFF"}
+        port.states["road-5"] = {"state": "on", "level": 100, "source": "override"}
+        await eventually(lambda: watcher.seen[-1][1] == '{"state":"ON"}', "ON for HA")
+    await publish(mosquitto, f"{ROOT}/circuit/road-5/ha/set", '{"state": "TOGGLE"}')
+    await publish(mosquitto, f"{ROOT}/circuit/road-5/ha/set", '{"state": "ON"}')
+    await publish(mosquitto, f"{ROOT}/circuit/road-5/ha/schedule", "PRESS")
+    await eventually(lambda: len(port.commands) == 2, "HA command and button press")
+    assert port.commands == [("road-5", {"ha": HaCommand("on", None)}),
+                             ("road-5", {"ha": "back to schedule"})]
+    assert bridge.stats.malformed == {"ha_set": 1}
 
 
 async def test_field_nodes_register_go_offline_and_answer_commands(
