@@ -18,7 +18,7 @@ import sys
 from datetime import date, datetime
 
 from controller.clock import SystemClock
-from controller.config import Config, config_path, load_config
+from controller.config import Config, config_path, load_config, require_installed
 from drivers.errors import ConfigError, ControllerError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except ControllerError as exc:
         print(f"communectl: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        # Expected failures of the machine around us (a folder we may not write, a port in
+        # use, a host name that does not resolve): one line, not a traceback.
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"communectl: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FAILURE
@@ -94,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     fleet = sub.add_parser("fleet", parents=[common], help="many gateways on one MQTT broker")
     fleet_sub = fleet.add_subparsers(metavar="ACTION")
     broker = argparse.ArgumentParser(add_help=False)
-    broker.add_argument("--broker", required=True, metavar="URL",
+    broker.add_argument("--broker", required=True, metavar="URL", type=_broker_url,
                         help="mqtt://host:port or mqtts://host:port")
     broker.add_argument("--prefix", default="communectl")
     broker.add_argument("--username")
@@ -115,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
     announce.add_argument("--timeout", type=float, default=10.0, metavar="S")
     announce.set_defaults(handler=_cmd_fleet_announce)
     return parser
+
+
+def _broker_url(text: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or (port is not None
+                                                                       and not 0 < port < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected mqtt://host:port or "
+                                         "mqtts://host:port")
+    return text
 
 
 def _positive_days(text: str) -> int:
@@ -138,10 +159,19 @@ def _load(args: argparse.Namespace, *, demo_port: int = 0) -> tuple[Config, bool
     return load_config(path), False
 
 
+def _load_runnable(args: argparse.Namespace, *, demo_port: int = 0) -> tuple[Config, bool]:
+    """What ``check`` and ``run`` accept, alike: a valid config whose parts (MQTT, serial
+    ports, speech, audio) are installed on this machine."""
+    config, is_demo = _load(args, demo_port=demo_port)
+    require_installed(config, source="embedded demo" if is_demo
+                      else str(config_path(args.config)))
+    return config, is_demo
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from controller.summary import summarise
 
-    config, is_demo = _load(args)
+    config, is_demo = _load_runnable(args)
     print(summarise(config, source="embedded demo" if is_demo else str(config_path(args.config))))
     return EXIT_OK
 
@@ -249,7 +279,11 @@ def _fleet_connect(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _cmd_fleet_status(args: argparse.Namespace) -> int:
     from firmware_bridge.fleet import fleet_status
 
-    gateways = asyncio.run(fleet_status(_fleet_connect(args), args.prefix, listen_s=args.listen))
+    from firmware_bridge.bridge import broker_errors
+
+    with broker_errors(args.broker):
+        gateways = asyncio.run(fleet_status(_fleet_connect(args), args.prefix,
+                                            listen_s=args.listen))
     if args.format == "json":
         print(json.dumps([g.as_json() for g in gateways], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -269,8 +303,11 @@ def _cmd_fleet_announce(args: argparse.Namespace) -> int:
     zones = "all" if args.zones == "all" else [z.strip() for z in args.zones.split(",")]
     announcement = {"source": {"type": "tts", "text": args.text}, "level": args.level,
                     "zones": zones}
-    results = asyncio.run(fleet_announce(_fleet_connect(args), args.prefix, sites,
-                                         announcement, timeout_s=args.timeout))
+    from firmware_bridge.bridge import broker_errors
+
+    with broker_errors(args.broker):
+        results = asyncio.run(fleet_announce(_fleet_connect(args), args.prefix, sites,
+                                             announcement, timeout_s=args.timeout))
     if args.format == "json":
         print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
     else:

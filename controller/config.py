@@ -10,9 +10,13 @@ raises ``ConfigError`` carrying those lines and nothing is started.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import shutil
 import tomllib
+from collections.abc import Mapping, Sequence
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +25,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -29,14 +36,25 @@ from pydantic import (
 from controller.source_models import Source
 from drivers.errors import ConfigError
 from drivers.profiles import profile_info
-from schedules.broadcasts import Recurrence
+from schedules.broadcasts import QuietHours, Recurrence
 from schedules.calendars import Calendar
 from schedules.errors import ScheduleError
+from schedules.expressions import parse_time_expression
 from schedules.lighting import Window
 
 DEFAULT_CONFIG_PATH = "/etc/communectl/config.toml"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class FieldProblem(ValueError):
+    """A validator's complaint about a part below the field it checks (``subpath``, e.g.
+    ``times[1]``), so that the reported path points at that part."""
+
+    def __init__(self, subpath: str, message: str) -> None:
+        self.subpath = subpath
+        self.message = message
+        super().__init__(message)
 
 
 class _Frozen(BaseModel):
@@ -173,11 +191,41 @@ class CircuitConfig(_Frozen):
 
 
 class WindowConfig(_Frozen):
+    """One window of a lighting programme; each field is checked by the schedule code itself
+    (``schedules.windows``), so the config and the API accept exactly the same windows."""
+
     on: str
     off: str
     level: int = Field(default=100, ge=0, le=100)
     days: list[int | str] | None = None
     calendar: str | None = None
+
+    @field_validator("on", "off")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        try:
+            parse_time_expression(value)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("off")
+    @classmethod
+    def _has_length(cls, value: str, info: ValidationInfo) -> str:
+        on = info.data.get("on")
+        if on is not None and parse_time_expression(on) == parse_time_expression(value):
+            raise ValueError(f"{value} is the same as on; a window needs a length")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[int | str] | None) -> list[int | str] | None:
+        if value is not None:
+            try:
+                Window.parse("00:00", "01:00", days=value)
+            except ScheduleError as exc:
+                raise ValueError(str(exc).removeprefix("days: ")) from None
+        return value
 
 
 class LightingProgramConfig(_Frozen):
@@ -192,6 +240,15 @@ class CalendarConfig(_Frozen):
     dates: list[str] = []
     ranges: list[tuple[str, str]] = []
     public_holidays: str | None = None
+
+    @model_validator(mode="after")
+    def _understood(self) -> CalendarConfig:
+        try:
+            Calendar(id=self.id, dates=tuple(self.dates), ranges=tuple(map(tuple, self.ranges)),
+                     public_holidays=self.public_holidays)
+        except ScheduleError as exc:
+            raise ValueError(str(exc).removeprefix(f"calendar {self.id!r}: ")) from None
+        return self
 
 
 class AmplifierConfig(_Frozen):
@@ -218,9 +275,28 @@ class ZoneConfig(_Frozen):
         return self
 
 
+def _quiet_hours(value: object) -> QuietHours | None:
+    if isinstance(value, QuietHours) or value is None:
+        return value
+    if not isinstance(value, str):
+        raise ValueError('expected "HH:MM-HH:MM" as a string')  # noqa: TRY004 (pydantic wants ValueError)
+    try:
+        return QuietHours.parse(value)
+    except ScheduleError as exc:
+        raise ValueError(str(exc).removeprefix("quiet_hours: ")) from None
+
+
+# Parsed once here; the radio coordinator receives the QuietHours value itself.
+QuietHoursSetting = Annotated[
+    QuietHours | None,
+    PlainValidator(_quiet_hours),
+    PlainSerializer(lambda q: str(q) if q else None, return_type=str | None),
+]
+
+
 class BroadcastConfig(_Frozen):
     output: str = "default"
-    quiet_hours: str | None = "22:00-05:00"
+    quiet_hours: QuietHoursSetting = QuietHours(time(22, 0), time(5, 0))
     tts_voice: str = "vi"
     require_approval: bool = False
     grace_min: int = Field(default=10, ge=0)
@@ -231,11 +307,13 @@ class BroadcastConfig(_Frozen):
     # Relayed stations: how long to wait for the first bytes before playing the fallback.
     stream_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
-    @field_validator("quiet_hours")
+    @field_validator("output")
     @classmethod
-    def _hours(cls, value: str | None) -> str | None:
-        if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError('expected "HH:MM-HH:MM"')
+    def _output(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError('give an ALSA device ("default", "hw:1,0"), "file:DIR" or "null"')
+        if value.startswith("file:") and not value.removeprefix("file:").strip():
+            raise ValueError('"file:" needs a folder, e.g. "file:/var/lib/communectl/air"')
         return value
 
 
@@ -250,6 +328,20 @@ class BroadcastProgramConfig(_Frozen):
     source: Source
     enabled: bool = True
     grace_min: int | None = Field(default=None, ge=0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _recurrence(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            Recurrence.parse(value)
+        except ScheduleError as exc:
+            # The schedule code names the part it refused ("schedule.times[1]: ...") at the
+            # start of its message; the field path already ends in "schedule".
+            where, _, message = str(exc).partition(": ")
+            if where.startswith("schedule") and message:
+                raise FieldProblem(where.removeprefix("schedule").lstrip("."), message) from None
+            raise ValueError(str(exc)) from None
+        return value
 
 
 HA_UNTIL_NEXT_SWITCH = "until_next_switch"
@@ -329,9 +421,16 @@ def config_path(explicit: str | None) -> Path:
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"cannot read: {exc.strerror}"], str(path)) from exc
+        raise ConfigError([f"(file): cannot read: {exc.strerror}"], str(path)) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        problem = (f"(file): not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+                   "(save the file as UTF-8)")
+        raise ConfigError([problem], str(path)) from None
     return parse_config(text, source=str(path))
 
 
@@ -339,97 +438,177 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"not valid TOML: {exc}"], source) from exc
+        raise ConfigError([f"(file): not valid TOML: {exc}"], source) from None
     return validate_config(raw, source=source)
 
 
+_TABLES: dict[str, type[BaseModel]] = {
+    "site": SiteConfig, "storage": StorageConfig, "api": ApiConfig,
+    "lighting": LightingSettings, "broadcast": BroadcastConfig, "mqtt": MqttConfig}
+_LISTS: dict[str, type[BaseModel]] = {
+    "buses": BusConfig, "devices": DeviceConfig, "circuits": CircuitConfig,
+    "lighting_programs": LightingProgramConfig, "calendars": CalendarConfig,
+    "amplifiers": AmplifierConfig, "zones": ZoneConfig,
+    "broadcast_programs": BroadcastProgramConfig}
+
+
 def validate_config(raw: dict[str, Any], *, source: str = "<config>") -> Config:
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(exc, raw), source) from None
-    problems = cross_check(config)
+    """The one validator of an installation, used by every command (``check``, ``run`` and the
+    rest): every problem at once, one ``dotted.path: message`` each, or the typed Config.
+
+    Each table and each list entry is validated on its own, so one broken entry hides nothing
+    else; the references between sections are then checked among the entries that are valid,
+    counting the ids of broken entries as known (a circuit on a device whose unit is wrong is
+    not also "on an unknown device")."""
+    problems: list[str] = []
+    typed: dict[str, Any] = {}
+    broken_ids: dict[str, set[str]] = {section: set() for section in _LISTS}
+    positions: dict[str, list[int]] = {}
+    for key in raw:
+        if key not in _TABLES and key not in _LISTS:
+            known = ", ".join(sorted([*_TABLES, *_LISTS]))
+            problems.append(f"{key}: unknown section (expected one of {known})")
+    if "site" not in raw:
+        problems.append("site: is required")
+    for key, model in _TABLES.items():
+        if key not in raw:
+            continue
+        if not isinstance(raw[key], dict):
+            problems.append(f"{key}: expected a table ([{key}])")
+            continue
+        item, item_problems = _validate_entry(model, raw[key], key)
+        problems += item_problems
+        if item is not None:
+            typed[key] = item
+    for key, model in _LISTS.items():
+        if key not in raw:
+            continue
+        entries = raw[key]
+        if not isinstance(entries, list):
+            problems.append(f"{key}: expected a list of tables ([[{key}]])")
+            continue
+        valid = []
+        for index, entry in enumerate(entries):
+            path = f"{key}[{index}]"
+            if not isinstance(entry, dict):
+                problems.append(f"{path}: expected a table")
+                continue
+            item, item_problems = _validate_entry(model, entry, path)
+            problems += item_problems
+            if item is not None:
+                valid.append((index, item))
+            elif isinstance(entry.get("id"), str):
+                broken_ids[key].add(entry["id"])
+        typed[key] = [item for _, item in valid]
+        positions[key] = [index for index, _ in valid]
+    # References are checked even when a table is broken (an invalid site says nothing about
+    # the wiring), so the entries that are valid are assembled without validating them again.
+    partial = Config.model_construct(**typed)
+    problems += cross_check(partial, broken_ids=broken_ids, positions=positions)
     if problems:
-        raise ConfigError(problems, source)
-    return config
+        raise ConfigError(list(dict.fromkeys(problems)), source)
+    return Config.model_validate(typed)
 
 
-def _pydantic_problems(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+def _validate_entry(model: type[BaseModel], data: dict[str, Any],
+                    path: str) -> tuple[Any, list[str]]:
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, [f"{path}{'.' if p and not p.startswith('[') else ''}{p}: {m}"
+                      for p, m in _pydantic_problems(exc)]
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     problems = []
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if p != "[key]" and not str(p).startswith("function-")]
         # unions report one error per branch: the branch names are noise for a reader
         loc = [p for p in loc if p not in {"int", "str", "list[int]", "MqttConfig"}]
-        message = error["msg"].removeprefix("Value error, ")
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblem):
+            loc.append(cause.subpath)
+            message = cause.message
+        else:
+            message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
             message = "is required"
-        problems.append(f"{_dotted(loc)}: {message}")
+        elif error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append((_dotted(loc), message))
     return list(dict.fromkeys(problems))
 
 
 def _dotted(loc: list[str]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if part.isdigit() and out else (("." if out else "") + part)
-    return out or "(top)"
+        if not part:
+            continue
+        if part.startswith("["):
+            out += part
+        else:
+            out += f"[{part}]" if part.isdigit() and out else (("." if out else "") + part)
+    return out
 
 
-def cross_check(config: Config) -> list[str]:
-    """References between sections, unique ids, channels within a board, schedule syntax."""
+def cross_check(config: Config, *,
+                broken_ids: Mapping[str, set[str]] | None = None,
+                positions: Mapping[str, Sequence[int]] | None = None) -> list[str]:
+    """References between sections, unique ids, channels within a board. ``broken_ids`` are
+    the ids of entries that failed their own validation: referring to them is not a second
+    problem (their own lines already say what is wrong). ``positions`` gives, per section, the
+    index in the file of each valid entry, so that paths name the entry as the file has it."""
+    broken = {section: set(ids) for section, ids in (broken_ids or {}).items()}
+    places = positions or {}
+
+    def at(section: str, index: int) -> str:
+        return f"{section}[{places[section][index] if section in places else index}]"
+
     problems: list[str] = []
     for section in ("buses", "devices", "circuits", "lighting_programs", "calendars",
                     "amplifiers", "zones", "broadcast_programs"):
         seen: set[str] = set()
         for index, item in enumerate(getattr(config, section)):
             if item.id in seen:
-                problems.append(f"{section}[{index}].id: duplicate id {item.id!r}")
+                problems.append(f"{at(section, index)}.id: duplicate id {item.id!r}")
             seen.add(item.id)
 
-    buses = {b.id for b in config.buses}
+    buses = {b.id for b in config.buses} | broken.get("buses", set())
     devices = {d.id: d for d in config.devices}
+    broken_devices = broken.get("devices", set())
     kinds: dict[str, tuple[str, int]] = {}
     for i, device in enumerate(config.devices):
         if device.bus not in buses:
-            problems.append(f"devices[{i}].bus: unknown bus {device.bus!r}")
+            problems.append(f"{at('devices', i)}.bus: unknown bus {device.bus!r}")
         try:
             kinds[device.id] = profile_info(device.profile)
         except ValueError as exc:
-            problems.append(f"devices[{i}].profile: {exc}")
+            problems.append(f"{at('devices', i)}.profile: {exc}")
             continue
         if device.inputs and kinds[device.id][0] != "relay":
-            problems.append(f"devices[{i}].inputs: only relay boards have digital inputs")
+            problems.append(f"{at('devices', i)}.inputs: only relay boards have digital inputs")
     seen_units: dict[tuple[str, int], str] = {}
     for i, device in enumerate(config.devices):
         key = (device.bus, device.unit)
         if key in seen_units:
-            problems.append(f"devices[{i}].unit: unit {device.unit} on bus {device.bus!r} "
+            problems.append(f"{at('devices', i)}.unit: unit {device.unit} on bus {device.bus!r} "
                             f"is already device {seen_units[key]!r}")
         seen_units[key] = device.id
 
-    calendars = {c.id for c in config.calendars}
-    for i, cal in enumerate(config.calendars):
-        try:
-            Calendar(id=cal.id, dates=tuple(cal.dates), ranges=tuple(map(tuple, cal.ranges)),
-                     public_holidays=cal.public_holidays)
-        except ScheduleError as exc:
-            problems.append(f"calendars[{i}]: {exc}")
-    programs = {p.id for p in config.lighting_programs}
+    calendars = {c.id for c in config.calendars} | broken.get("calendars", set())
+    programs = {p.id for p in config.lighting_programs} | broken.get("lighting_programs", set())
     for i, program in enumerate(config.lighting_programs):
         for j, window in enumerate(program.windows):
-            path = f"lighting_programs[{i}].windows[{j}]"
-            try:
-                Window.parse(window.on, window.off, level=window.level, days=window.days,
-                             calendar=window.calendar)
-            except ScheduleError as exc:
-                problems.append(f"{path}: {exc}")
             if window.calendar and window.calendar not in calendars:
-                problems.append(f"{path}.calendar: unknown calendar {window.calendar!r}")
+                problems.append(f"{at('lighting_programs', i)}.windows[{j}].calendar: "
+                                f"unknown calendar {window.calendar!r}")
 
     used_channels: dict[tuple[str, int], str] = {}
 
     def claim(path: str, device_id: str, channel: int, owner: str, wanted: tuple[str, ...]) -> None:
         if device_id not in devices:
-            problems.append(f"{path}: unknown device {device_id!r}")
+            if device_id not in broken_devices:
+                problems.append(f"{path}: unknown device {device_id!r}")
             return
         kind, count = kinds.get(device_id, ("", 0))
         if kind and kind not in wanted:
@@ -445,38 +624,78 @@ def cross_check(config: Config) -> list[str]:
 
     for i, circuit in enumerate(config.circuits):
         for channel in circuit.channels:
-            claim(f"circuits[{i}].device", circuit.device, channel, circuit.id,
+            claim(f"{at('circuits', i)}.device", circuit.device, channel, circuit.id,
                   ("relay", "dimmer"))
         if circuit.segments and kinds.get(circuit.device, ("",))[0] == "dimmer":
-            problems.append(f"circuits[{i}].segments: segments need a relay board, "
+            problems.append(f"{at('circuits', i)}.segments: segments need a relay board, "
                             "a dimmer takes a level")
         if circuit.program and circuit.program not in programs:
-            problems.append(f"circuits[{i}].program: unknown lighting programme "
+            problems.append(f"{at('circuits', i)}.program: unknown lighting programme "
                             f"{circuit.program!r}")
         if circuit.meter is not None:
-            if circuit.meter not in devices:
-                problems.append(f"circuits[{i}].meter: unknown device {circuit.meter!r}")
+            if circuit.meter in broken_devices:
+                pass
+            elif circuit.meter not in devices:
+                problems.append(f"{at('circuits', i)}.meter: unknown device {circuit.meter!r}")
             elif kinds.get(circuit.meter, ("meter",))[0] != "meter":
-                problems.append(f"circuits[{i}].meter: device {circuit.meter!r} is not a meter")
+                problems.append(f"{at('circuits', i)}.meter: device {circuit.meter!r} is not a meter")
         if circuit.id in config.groups:
-            problems.append(f"circuits[{i}].id: {circuit.id!r} is also a group name")
-    amplifiers = {a.id for a in config.amplifiers}
+            problems.append(f"{at('circuits', i)}.id: {circuit.id!r} is also a group name")
+    amplifiers = {a.id for a in config.amplifiers} | broken.get("amplifiers", set())
     for i, amp in enumerate(config.amplifiers):
-        claim(f"amplifiers[{i}].device", amp.device, amp.channel, amp.id, ("relay",))
+        claim(f"{at('amplifiers', i)}.device", amp.device, amp.channel, amp.id, ("relay",))
     for i, zone in enumerate(config.zones):
         if zone.device is not None and zone.channel is not None:
-            claim(f"zones[{i}].device", zone.device, zone.channel, zone.id, ("relay",))
+            claim(f"{at('zones', i)}.device", zone.device, zone.channel, zone.id, ("relay",))
         if zone.amplifier and zone.amplifier not in amplifiers:
-            problems.append(f"zones[{i}].amplifier: unknown amplifier {zone.amplifier!r}")
-    zones = {z.id for z in config.zones}
+            problems.append(f"{at('zones', i)}.amplifier: unknown amplifier {zone.amplifier!r}")
+    zones = {z.id for z in config.zones} | broken.get("zones", set())
     for i, program in enumerate(config.broadcast_programs):
-        try:
-            Recurrence.parse(program.schedule)
-        except ScheduleError as exc:
-            problems.append(f"broadcast_programs[{i}].{exc}"
-                            if str(exc).startswith("schedule.")
-                            else f"broadcast_programs[{i}].schedule: {exc}")
         for zone in [] if program.zones == "all" else program.zones:
             if zone not in zones:
-                problems.append(f"broadcast_programs[{i}].zones: unknown zone {zone!r}")
+                problems.append(f"{at('broadcast_programs', i)}.zones: unknown zone {zone!r}")
     return problems
+
+
+def missing_parts(config: Config) -> list[str]:
+    """What this installation names that is not installed on this machine, one
+    ``dotted.path: message`` each, saying what to install. ``check`` and ``run`` both refuse
+    such a config (exit 2) rather than start a controller that fails later, or a service that
+    systemd restarts forever."""
+    problems = []
+    if config.mqtt is not None and importlib.util.find_spec("aiomqtt") is None:
+        problems.append("mqtt: needs the Python package aiomqtt "
+                        "(pip install 'aiomqtt>=2.5,<3', or reinstall communectl)")
+    for index, bus in enumerate(config.buses):
+        if bus.kind == "rtu" and importlib.util.find_spec("serial") is None:
+            problems.append(f"buses[{index}].kind: an rtu bus needs pyserial "
+                            "(pip install 'pymodbus[serial]')")
+            break
+    if config.zones:
+        programs = {"espeak-ng": ("broadcast.tts_voice", "speech needs espeak-ng",
+                                  "apt-get install espeak-ng"),
+                    "ffmpeg": ("broadcast", "audio files and relayed stations need ffmpeg",
+                               "apt-get install ffmpeg"),
+                    "ffprobe": ("broadcast", "audio uploads are checked with ffprobe",
+                                "apt-get install ffmpeg")}
+        output = config.broadcast.output
+        if output != "null" and not output.startswith("file:"):
+            programs["aplay"] = ("broadcast.output", f"the ALSA output {output!r} needs aplay",
+                                 "apt-get install alsa-utils")
+        for program, (path, why, install) in programs.items():
+            if shutil.which(program) is None:
+                problems.append(f"{path}: {why}, which is not installed ({install})")
+    return problems
+
+
+def load_installation(path: Path) -> Config:
+    """The config that ``check`` and ``run`` accept: valid, and runnable on this machine."""
+    config = load_config(path)
+    require_installed(config, source=str(path))
+    return config
+
+
+def require_installed(config: Config, *, source: str) -> None:
+    problems = missing_parts(config)
+    if problems:
+        raise ConfigError(problems, source)

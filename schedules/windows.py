@@ -38,6 +38,10 @@ class Window:
     calendar: str | None = None  # id of a Calendar; None = every day
 
     def __post_init__(self) -> None:
+        # "every time inside off is its first occurrence after on": off equal to on would be
+        # a window of no length (or, read the other way, of a whole day); either is a mistake.
+        if self.on == self.off:
+            raise ScheduleError(f"off: {self.off} is the same as on; a window needs a length")
         if isinstance(self.level, bool) or not isinstance(self.level, int) \
                 or not 0 <= self.level <= 100:
             raise ScheduleError(f"level: {self.level!r} is not a whole number from 0 to 100")
