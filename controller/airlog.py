@@ -8,17 +8,22 @@ after the restart; it finds the record without an outcome and closes it as ``fai
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from controller.exports import Column, Table
 from controller.history import History
 from controller.radio import AirItem
 
 OUTCOMES = ("completed", "preempted", "failed", "missed", "skipped", "cancelled")
-CSV_FIELDS = ("due", "started_at", "ended_at", "outcome", "title", "kind", "ref", "level",
-              "zones", "start_offset_ms", "reason")
+# The log as a commune office downloads it (docs/exports.md): "ref" is the programme's or the
+# announcement's id and "title" its name; zone ids and their names side by side.
+LOG_COLUMNS = (Column("due", "time"), Column("started", "time"), Column("ended", "time"),
+               Column("outcome"), Column("kind"), Column("ref"), Column("title"),
+               Column("level"), Column("zone_ids"), Column("zone_names"),
+               Column("start_offset_ms", "number"), Column("reason"))
 
 
 class AirLog:
@@ -73,14 +78,25 @@ class AirLog:
         return self._history.query(since=since, until=until, where=lambda r: "key" in r)
 
 
-def to_csv(records: list[dict[str, Any]]) -> str:
-    """The monthly report: one row per airing, zones joined by spaces."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
-    writer.writeheader()
+def log_table(records: list[dict[str, Any]], *, tz: ZoneInfo,
+              zone_names: Mapping[str, str]) -> Table:
+    """The monthly report: one row per airing, in the site's time zone ``tz``. Zone ids are
+    joined by spaces (ids have none) and their names by "; "; a zone no longer configured, or
+    one without a name, is named by its id."""
+    rows = []
     for record in records:
-        writer.writerow({**record, "zones": " ".join(record.get("zones", []))})
-    return out.getvalue()
+        zones = list(record.get("zones", []))
+        rows.append((
+            _moment(record.get("due")), _moment(record.get("started_at")),
+            _moment(record.get("ended_at")), record.get("outcome"), record.get("kind"),
+            record.get("ref"), record.get("title"), record.get("level"), " ".join(zones),
+            "; ".join(zone_names.get(zone) or zone for zone in zones),
+            record.get("start_offset_ms"), record.get("reason")))
+    return Table(sheet="broadcasts", columns=LOG_COLUMNS, rows=tuple(rows), tz=tz)
+
+
+def _moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def _fields(item: AirItem) -> dict[str, Any]:

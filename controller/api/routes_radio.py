@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from controller.airlog import to_csv
+from controller.airlog import log_table
 from controller.api.audit import record_change
 from controller.api.auth import Operator, Technician, Viewer
 from controller.api.bodies import json_router
@@ -32,6 +32,7 @@ from controller.api.radio_models import (
     NowPublic,
     StoppedPublic,
 )
+from controller.exports import MEDIA_TYPES, content_disposition, render
 from controller.radio import (
     ANNOUNCEMENTS,
     PROGRAMS,
@@ -333,13 +334,14 @@ async def stop(runtime: RuntimeDep, caller: Technician) -> StoppedPublic:
     return StoppedPublic(stopped=item.as_json())
 
 
-@router.get("/broadcasts/log", summary="What aired, as JSON or CSV (the monthly report)",
+@router.get("/broadcasts/log",
+            summary="What aired, as JSON, CSV or XLSX (the monthly report; docs/exports.md)",
             response_model=list[AirRecordPublic],
-            responses={200: {"content": {"text/csv": {}}}})
+            responses={200: {"content": {MEDIA_TYPES["csv"]: {}, MEDIA_TYPES["xlsx"]: {}}}})
 async def broadcast_log(runtime: RuntimeDep, caller: Viewer,
                         from_: Annotated[date | datetime | None, Query(alias="from")] = None,
                         to: date | datetime | None = None,
-                        format: Literal["json", "csv"] = "json") -> Any:
+                        format: Literal["json", "csv", "xlsx"] = "json") -> Any:
     tz = ZoneInfo(runtime.config.site.timezone)
     now = runtime.clock.now()
     until = _instant(to, tz, end_of_day=True) if to is not None else now
@@ -351,10 +353,15 @@ async def broadcast_log(runtime: RuntimeDep, caller: Viewer,
     # Without "to", up to now included (the log's upper bound is exclusive).
     records = await run_in_threadpool(runtime.broadcasts.airlog.query, since=since,
                                       until=until if to is not None else None)
-    if format == "csv":
-        name = f"broadcasts-{since.astimezone(tz).date()}-{until.astimezone(tz).date()}.csv"
-        return Response(to_csv(records), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if format != "json":
+        table = log_table(records, tz=tz, zone_names={
+            zone.id: zone.name for zone in runtime.config.zones})
+        # An XLSX of a year's log takes a moment to zip: off the event loop.
+        body = await run_in_threadpool(render, table, format)
+        name = (f"broadcasts-{since.astimezone(tz).date()}-{until.astimezone(tz).date()}"
+                f".{format}")
+        return Response(body, media_type=MEDIA_TYPES[format],
+                        headers={"Content-Disposition": content_disposition(name)})
     return [AirRecordPublic.model_validate(r) for r in records]
 
 

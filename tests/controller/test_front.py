@@ -213,6 +213,7 @@ async def test_everything_else_is_forwarded_unchanged(running: Running,
             "target": "all", "state": "on", "duration_min": 5, "reason": "x"})
         no_such = await client.get("/api/v1/nothing-here")
         csv = await client.get("/api/v1/broadcasts/log", params={"format": "csv"})
+        xlsx = await client.get("/api/v1/broadcasts/log", params={"format": "xlsx"})
         page = await client.get("/")
         health = await client.get("/api/v1/health", headers={"Authorization": ""})
     assert served.status_code == 200 and served.content == mp3.read_bytes()
@@ -220,7 +221,11 @@ async def test_everything_else_is_forwarded_unchanged(running: Running,
     assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "malformed_json")
     assert forbidden.status_code == 403
     assert (no_such.status_code, no_such.json()["error"]["code"]) == (404, "not_found")
-    assert csv.status_code == 200 and csv.text.startswith("due,started_at")
+    assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbfdue_local,")
+    assert (xlsx.status_code, xlsx.headers["content-type"]) == (
+        200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert xlsx.headers["content-disposition"].startswith('attachment; filename="broadcasts-')
+    assert xlsx.content.startswith(b"PK\x03\x04")  # a zip container, unaltered
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert health.json()["status"] in ("ok", "degraded")
     # One Date and one Server header: the front's, not the controller's as well.
