@@ -77,8 +77,11 @@ def discovery(accept_commands: bool = True) -> list[tuple[str, str, dict[str, An
 
 def scale_to_ranged_value(source: tuple[float, float], target: tuple[float, float],
                           value: float) -> float:  # util/scaling.py
-    states = lambda r: r[1] - r[0] + 1  # noqa: E731
-    return (value - (source[0] - 1)) * states(target) / states(source) + (target[0] - 1)
+    return (value - (source[0] - 1)) * _states(target) / _states(source) + (target[0] - 1)
+
+
+def _states(low_high: tuple[float, float]) -> float:  # util/scaling.py states_in_range
+    return low_high[1] - low_high[0] + 1
 
 
 def value_to_brightness(scale: tuple[float, float], value: float) -> int:  # util/color.py
