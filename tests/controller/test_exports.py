@@ -35,6 +35,8 @@ from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
 from tests.controller.conftest import ICT, RADIO_DAWN, radio_config_text
+from tests.controller.test_dashboard import WAIT_S, browser  # noqa: F401 (a fixture)
+from tests.controller.test_dashboard import Controller as DashboardController
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BOM = b"\xef\xbb\xbf"
@@ -314,3 +316,44 @@ def test_a_cell_of_the_wrong_type_is_refused(column: Column, value: object,
                                              error: type[Exception]) -> None:
     with pytest.raises(error):
         Table(sheet="t", columns=(column,), rows=((value,),), tz=ICT)  # type: ignore[arg-type]
+
+
+# -- the dashboard's buttons -------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_the_dashboards_excel_button_downloads_the_log(
+        browser: object, tmp_path: Path) -> None:  # noqa: F811 (the fixture imported above)
+    """Headless Chromium clicks "Tải Excel" after an announcement aired; the file it saves is
+    read with openpyxl."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as when
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser  # type: ignore[assignment]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",  # type: ignore[attr-defined]
+                           {"behavior": "allow", "downloadPath": str(downloads)})
+    wait = WebDriverWait(driver, WAIT_S)  # type: ignore[arg-type]
+    with DashboardController(tmp_path / "data") as controller:
+        assert controller.runtime is not None
+        secret, _ = controller.runtime.tokens.create(
+            name="clerk", role="operator", expires_days=None, now=controller.runtime.clock.now())
+        driver.get(controller.url)  # type: ignore[attr-defined]
+        wait.until(when.visibility_of_element_located((By.ID, "token"))).send_keys(secret)
+        driver.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()  # type: ignore[attr-defined]
+        text = wait.until(when.element_to_be_clickable((By.ID, "text")))
+        text.send_keys("Thông báo họp dân lúc 19:30.")
+        driver.find_element(By.CSS_SELECTOR, "#announce-form button[type=submit]").click()  # type: ignore[attr-defined]
+        wait.until(when.text_to_be_present_in_element((By.ID, "log"),
+                                                      "Thông báo họp dân lúc 19:30."))
+        driver.find_element(By.ID, "xlsx").click()  # type: ignore[attr-defined]
+        saved = downloads / "broadcasts.xlsx"
+        wait.until(lambda _: saved.exists() and saved.stat().st_size > 0)
+    sheet = openpyxl.load_workbook(saved).active
+    assert sheet is not None
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == HEADERS
+    assert [(row[HEADERS.index("title")], row[HEADERS.index("zone_names")]) for row in rows[1:]] \
+        == [("Thông báo họp dân lúc 19:30.", "Thôn Minh Đức")]
+    assert isinstance(rows[1][HEADERS.index("due_local")], datetime)

@@ -11,7 +11,8 @@ const WORDS = {
     text: "Nội dung (máy đọc)", orFile: "Hoặc tệp âm thanh", zones: "Khu vực",
     when: "Thời gian (để trống: phát ngay)", level: "Mức độ", normal: "Thông thường",
     priority: "Ưu tiên", emergency: "Khẩn cấp", send: "Gửi", sendAnyway: "Vẫn gửi",
-    log: "Nhật ký phát", csv: "Tải CSV", on: "Bật", off: "Tắt", schedule: "Theo lịch",
+    log: "Nhật ký phát", csv: "Tải CSV", xlsx: "Tải Excel", on: "Bật", off: "Tắt",
+    schedule: "Theo lịch",
     ack: "Đã biết", nothingOnAir: "Không phát", onAir: "Đang phát", noAlarms: "Không có cảnh báo",
     sent: "Đã gửi thông báo", online: "trực tuyến", offline: "mất kết nối",
     source_schedule: "theo lịch", source_override: "điều khiển tay", source_default: "mặc định",
@@ -25,8 +26,8 @@ const WORDS = {
     tonight: "Tonight", announce: "Announce", text: "Text (read out)",
     orFile: "Or an audio file", zones: "Zones", when: "When (empty: now)", level: "Level",
     normal: "Normal", priority: "Priority", emergency: "Emergency", send: "Send",
-    sendAnyway: "Send anyway", log: "Broadcast log", csv: "Download CSV", on: "On",
-    off: "Off", schedule: "Schedule", ack: "Acknowledge", nothingOnAir: "Nothing on air",
+    sendAnyway: "Send anyway", log: "Broadcast log", csv: "Download CSV", xlsx: "Download Excel",
+    on: "On", off: "Off", schedule: "Schedule", ack: "Acknowledge", nothingOnAir: "Nothing on air",
     onAir: "On air", noAlarms: "No alarms", sent: "Announcement sent", online: "online",
     offline: "offline", source_schedule: "schedule", source_override: "override",
     source_default: "default", source_failsafe: "fail-safe (clock)", all: "All",
@@ -247,10 +248,12 @@ async function announce(force = false) {
   }
 }
 
-async function downloadCsv() {
+// The log as a file for the office (docs/exports.md): "csv" or "xlsx".
+async function downloadLog(format) {
   try {
-    const blob = await (await api("/broadcasts/log?format=csv")).blob();
-    const link = element("a", { href: URL.createObjectURL(blob), download: "broadcasts.csv" });
+    const blob = await (await api(`/broadcasts/log?format=${format}`)).blob();
+    const link = element("a", { href: URL.createObjectURL(blob),
+                                download: `broadcasts.${format}` });
     link.click();
     URL.revokeObjectURL(link.href);
   } catch (error) { say(error.message); }
@@ -296,7 +299,8 @@ $("stop").addEventListener("click", async () => {
   try { await api("/broadcasts/stop", { method: "POST" }); await refresh(); }
   catch (error) { say(error.message); }
 });
-$("csv").addEventListener("click", downloadCsv);
+$("csv").addEventListener("click", () => downloadLog("csv"));
+$("xlsx").addEventListener("click", () => downloadLog("xlsx"));
 
 translate();
 if (localStorage.getItem("communectl.token")) {
