@@ -183,7 +183,7 @@ PER_UNITS: dict[str, str] = {"kg": "ki lô gam", "m2": "mét vuông", "m²": "m�
 # Words after which a Roman numeral is a number ("quý II", "Đại hội XIII", "khóa XV").
 ROMAN_AFTER = ("quý", "lần thứ", "kỳ họp thứ", "thứ", "đại hội", "hội nghị", "khóa", "khoá",
                "kỳ", "kì", "đợt", "giai đoạn", "phần", "chương", "mục", "thế kỷ", "thế kỉ",
-               "phiên", "tập", "loại", "vòng", "cấp", "khu vực")
+               "phiên", "tập", "loại", "vòng", "cấp", "khu vực", "báo động")
 
 
 def read_integer(n: int, *, southern: bool = False) -> str:
@@ -273,6 +273,13 @@ _SEP = r"[ .-]?"  # how people group the digits of a phone number
 
 _ROMAN = re.compile(r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _COMRADE = re.compile(r"(?<![\w/])([Đđ])/[cC](?![\w/])(\s*:)?")
+# "BCH" leads a party cell, a union or an association (ban chấp hành) or a command (ban chỉ huy:
+# quân sự, phòng chống thiên tai).
+_BCH = re.compile(r"(?<![\w.])BCH(?![\w])(?=\s*(Đảng|Chi bộ|chi bộ|Đoàn|đoàn|Hội|hội|Công đoàn|"
+                  r"công đoàn|Chi hội|chi hội)\b)?")
+# "Thông báo số 45/TB-UBND": the slash of a document number is not read.
+_DOCUMENT_NUMBER = re.compile(r"(?<=\d)/(?=[A-ZĐ]{2,}(?:-[A-ZĐ]+)*(?![\w/]))")
+_ROUND_THE_CLOCK = re.compile(r"(?<![\d/])24/24(?![\d/])")  # "trực 24/24": day and night
 _WEEKDAY = re.compile(r"(?<![\w/])(?:T([2-7])|(CN))(?![\w/]|[.,]\d)")
 _WEEKDAY_RANGE = re.compile(r"(?i)(thứ\s+\w+|chủ nhật)\s*[–—-]\s*(?=thứ\b|chủ nhật)")
 _WEEKDAY_DIGITS_RANGE = re.compile(r"(?i)\b(thứ)\s+([2-7])\s*[–—-]\s*([2-7])(?![\w:])")
@@ -289,6 +296,8 @@ _PHONE = re.compile(_NOT_AFTER + r"(0\d{2,4}(?:" + _SEP + r"\d{2,4}){1,3})" + _E
 _PHONE_WORDS = re.compile(
     r"(?i)(?:gọi|điện thoại|đường dây nóng|tổng đài|hotline|liên hệ|số máy|khẩn cấp)"
     r"[^\d\n]{0,30}$")
+# ... unless what comes between says it is a year, a date, an amount or a room.
+_NOT_PHONE_WORDS = re.compile(r"(?i)\b(?:năm|ngày|tháng|lúc|giờ|trước|sau|đồng|phòng|số tiền)\b")
 _SHORT_NUMBER = re.compile(_NOT_AFTER + r"(\d{3,5}(?:[ .]\d{3,4})?)(?![\w/:]|[.,]\d)")
 _EMERGENCY = re.compile(
     _NOT_AFTER + r"(11[1-5])(?=\s*(?:\(|[-–:]\s*)?\s*(?:công an|cảnh sát|cứu hỏa|cứu hộ|"
@@ -320,7 +329,7 @@ _TIME = re.compile(
 _ORDINAL = re.compile(r"(?i)\b(tháng|thứ)\s+(\d{1,2})" + _END)
 _ROMAN_IN_CONTEXT = re.compile(
     r"(?i:\b(" + "|".join(re.escape(w) for w in sorted(ROMAN_AFTER, key=len, reverse=True))
-    + r"))\s+([IVXLCDM]+)(?![\w])")
+    + r"))\s+([IVXL]+)(?![\w])")
 _UNIT_ALTERNATION = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 _NUMBER = re.compile(
     r"(?<!\d)"  # also digits left over after letters or colons ("F0", "25:70")
@@ -362,6 +371,7 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
     n = southern
     rules: list[tuple[re.Pattern[str], _Rule]] = [
         (_COMRADE, _comrade),
+        (_BCH, _bch),
         (_TP_DOT, lambda m: "TP "),
         (_ABBREVIATION, lambda m: ABBREVIATIONS[m.group(1)]),
         (_ROAD, lambda m: {"QL": "quốc lộ ", "TL": "tỉnh lộ "}[m.group(1)]),
@@ -373,6 +383,8 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
         (_PHONE, _phone),
         (_EMERGENCY, lambda m: _digit_groups(m.group(1) or m.group(2))),
         (_SHORT_NUMBER, _short_number),
+        (_DOCUMENT_NUMBER, lambda m: " "),
+        (_ROUND_THE_CLOCK, lambda m: "hai mươi tư trên hai mươi tư"),
         (_DATE_RANGE, lambda m: _date_range(m, n)),
         (_DATE, lambda m: _date(m, n)),
         (_DASH_DATE, lambda m: _dash_date(m, n)),
@@ -382,8 +394,9 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
         (_TIME, lambda m: _time(m, n)),
         (_ORDINAL, lambda m: _ordinal(m.group(1), int(m.group(2)), n)),
         (_ROMAN_IN_CONTEXT, lambda m: _roman(m, n)),
-        (_NUMBER, lambda m: _number(m, n)),
+        # Before numbers, which would read the "3" of "đồng/m3" as a number.
         (_PER_UNIT, lambda m: " một " + (PER_UNITS[m.group(1)] if m.group(1) else "")),
+        (_NUMBER, lambda m: _number(m, n)),
     ]
     for pattern, rule in rules:
         text = pattern.sub(rule, text)
@@ -411,6 +424,10 @@ def _sentence_start(match: re.Match[str]) -> bool:
     return not before or before[-1] in ".:!?\n"
 
 
+def _bch(match: re.Match[str]) -> str:
+    return "ban chấp hành" if match.group(1) else "ban chỉ huy"
+
+
 def _weekday(match: re.Match[str]) -> str:
     if match.group(1):
         return "thứ " + {"4": "tư"}.get(match.group(1), _DIGITS[int(match.group(1))])
@@ -429,7 +446,8 @@ def _phone(match: re.Match[str]) -> str:
 
 
 def _short_number(match: re.Match[str]) -> str:
-    if not _PHONE_WORDS.search(_before(match)):
+    context = _PHONE_WORDS.search(_before(match))
+    if not context or _NOT_PHONE_WORDS.search(context.group(0)):
         return match.group(0)
     return read_digits(match.group(1))
 
@@ -451,7 +469,7 @@ def _day_month(day: int, month: int, year: str | None, southern: bool) -> list[s
 
 
 _NO_DAY_WORD_AFTER = re.compile(
-    r"(?i)(?:\b(?:ngày|mùng|mồng|lễ|dịp|kỷ niệm|hôm)|\d{1,2}\s?[-–/]\s?\d{1,2}\s*(?:và|,))\s*$")
+    r"(?i)(?:\b(?:ngày|mùng|mồng|lễ|dịp|kỷ niệm|hôm|quốc khánh)|\d{1,2}\s?[-–/]\s?\d{1,2}\s*(?:và|,))\s*$")
 
 
 def _day_prefix(match: re.Match[str]) -> list[str]:
@@ -474,7 +492,7 @@ def _date(match: re.Match[str], southern: bool) -> str:
     month = int(slash_month or dash_month)
     year = slash_year or dash_year
     if slash_day and not year and _is_share(match, day, month):
-        return f"{read_integer(day, southern=southern)} phần {read_integer(month, southern=southern)}"
+        return f"{read_integer(day, southern=southern)} phần {_month_word(month, southern)}"
     if not (1 <= day <= 31 and 1 <= month <= 12):
         return match.group(0)
     return " ".join(_day_prefix(match) + _day_month(day, month, year, southern))
@@ -499,6 +517,8 @@ def _dash_date(match: re.Match[str], southern: bool) -> str:
 
 def _month_year(match: re.Match[str], southern: bool) -> str:
     month, year = int(match.group(1)), int(match.group(2))
+    if not 1900 <= year <= 2100 and month < year:  # "tỷ lệ 1/1000": a share, not a year
+        return f"{read_integer(month, southern=southern)} phần {read_integer(year, southern=southern)}"
     if not 1 <= month <= 12:
         return match.group(0)
     words = [] if _preceded_by(match, "tháng") else ["tháng"]

@@ -1,5 +1,7 @@
 """The Vietnamese normaliser against how a Vietnamese reader says things (school grammar and
-printed announcements): numbers with mốt/tư/lăm/linh, times, dates, units, abbreviations."""
+printed announcements): numbers with mốt/tư/lăm/linh, times, dates, units, abbreviations, and
+every phrase of the commune-notice table (tests/drivers/vi_phrases.py) read as a listener
+expects."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import unicodedata
 
 import pytest
 
-from drivers.vi_text import normalise_vietnamese, read_integer
+from drivers.vi_text import normalise_vietnamese, read_integer, read_roman
+from tests.drivers.vi_phrases import KINDS, PHRASES, Phrase
 
 
 @pytest.mark.parametrize(("number", "words"), [
@@ -44,3 +47,47 @@ def test_decomposed_unicode_reads_like_composed() -> None:
     text = "Thông báo họp dân"
     assert normalise_vietnamese(unicodedata.normalize("NFD", text)) == \
         normalise_vietnamese(text)
+
+
+@pytest.mark.parametrize("phrase", PHRASES, ids=[f"{p.kind}-{i}" for i, p in enumerate(PHRASES)])
+def test_commune_notice_phrases_read_as_a_listener_expects(phrase: Phrase) -> None:
+    assert normalise_vietnamese(phrase.text) == phrase.spoken
+
+
+def test_the_phrase_table_covers_every_class_of_the_notices() -> None:
+    counts = {kind: sum(p.kind == kind for p in PHRASES) for kind in KINDS}
+    assert len(PHRASES) >= 150
+    assert min(counts.values()) >= 6, counts
+
+
+@pytest.mark.parametrize(("text", "spoken"), [
+    # What the issue reported, one by one.
+    ("+84 912 345 678", "cộng tám bốn chín một hai ba bốn năm sáu bảy tám"),
+    ("1900 1234", "một chín không không một hai ba bốn"),
+    ("50.000 ₫", "năm mươi nghìn đồng"),
+    ("50.000đ/tháng", "năm mươi nghìn đồng một tháng"),
+    ("30-4", "ngày ba mươi tháng tư"),
+    ("1/3 số hộ", "một phần ba số hộ"),
+    ("Đ/c Hà", "Đồng chí Hà"),
+    ("sáng CN", "sáng chủ nhật"),
+    ("2tr", "hai triệu"),
+    ("500k", "năm trăm nghìn"),
+    ("quý II", "quý hai"),
+    # Context decides: these stay what they are.
+    ("Công ty CN Hà Nội", "Công ty CN Hà Nội"),
+    ("phần C", "phần C"),
+    ("Liên hệ ông A, năm sinh 1985",
+     "Liên hệ ông A, năm sinh một nghìn chín trăm tám mươi lăm"),
+    ("tỷ lệ 1/1000", "tỷ lệ một phần một nghìn"),
+    ("113 hộ", "một trăm mười ba hộ"),
+])
+def test_the_reported_misreadings_and_their_look_alikes(text: str, spoken: str) -> None:
+    assert normalise_vietnamese(text) == spoken
+
+
+@pytest.mark.parametrize(("numeral", "value"), [
+    ("I", 1), ("IV", 4), ("IX", 9), ("XIII", 13), ("XIV", 14), ("XXI", 21), ("XL", 40),
+    ("IIII", None), ("VX", None),
+])
+def test_roman_numerals(numeral: str, value: int | None) -> None:
+    assert read_roman(numeral) == value
