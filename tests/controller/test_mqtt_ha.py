@@ -213,12 +213,20 @@ async def test_home_assistant_sees_the_schedule_and_its_orders_hold_until_the_ne
         # Off again from HA (held until 23:00), then "back to schedule": on at 50 % again.
         await ha.turn("road-5", "OFF")
         await eventually(lambda: relays(api_cabinet)[0] is False, "road-5 off by HA")
+        held = runtime.overrides.active(now=clock.now())
+        assert [(o["target"], o["until"]) for o in held] == [
+            ("circuit:road-5", EVENING.replace(hour=23, minute=0).isoformat())]
         await ha.press_back_to_schedule("road-5")
         await eventually(lambda: relays(api_cabinet) == [True, True, False], "back to schedule")
         await eventually(lambda: ha.light("road-5") == (True, None), "road-5 ON in HA")
         assert runtime.overrides.active(now=clock.now()) == []
-        assert [e["action"] for e in runtime.audit.query()][-2:] == ["override.create",
-                                                                      "override.delete"]
+
+        def ended() -> list[tuple[str, str]]:
+            return [(e["actor"], e["target"]) for e in runtime.audit.query()
+                    if e["action"] == "override.delete"]
+
+        await eventually(lambda: ended() != [], "the end of the hold audited")
+        assert ended() == [("mqtt", held[0]["id"])]
     assert runtime.bridge.stats.malformed == {}
 
 
