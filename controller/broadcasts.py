@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from controller import clock as clocks
 from controller.airlog import AirLog
 from controller.alarms import AlarmBook
 from controller.config import Config
+from controller.distribution import START_OFFSET_BOUNDS_S, Histogram
 from controller.node_zones import NodeZones
 from controller.radio import (
     ANNOUNCEMENTS,
@@ -65,6 +65,9 @@ class Airing:
     record_id: str | None = None
     started_at: datetime | None = None
     first_sample_mono: float | None = None
+    # The earliest second it could sound: its due second, or later when it became known too
+    # late for the warm-up to end by then (an announcement "now"). Start offsets count from it.
+    could_sound_at: datetime | None = None
     stop_outcome: str = "preempted"
     stop_reason: str = ""
     fallback_reason: str | None = None
@@ -94,8 +97,8 @@ class BroadcastCoordinator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.current: Airing | None = None
         self.outcomes: dict[str, int] = {}
-        # The latest start offsets (scheduled second to first sample), for the metrics.
-        self.start_offsets_ms: deque[float] = deque(maxlen=1000)
+        # Start offsets (first sample less ``Airing.could_sound_at``), for the metrics.
+        self.start_offsets = Histogram(START_OFFSET_BOUNDS_S)
         self._started = False
         # The clock guard's verdict: on an untrusted clock only emergencies air, and nothing
         # is judged missed or skipped (controller.clock_guard).
@@ -233,7 +236,9 @@ class BroadcastCoordinator:
             await self._sleep_until(item.due - timedelta(seconds=warmup_s))
             # Shielded: a preemption must not cut a Modbus write in half; the next apply
             # (the emergency's zones) queues behind it on the device lock.
+            apply_mono = self._clock.monotonic()
             ready_mono = await asyncio.shield(self.zones.apply(frozenset(item.zones)))
+            airing.could_sound_at = _could_sound_at(item, warmup_s=ready_mono - apply_mono)
             airing.zones_failed = sorted(self.zones.failures)
             await self._clock.sleep(ready_mono - self._clock.monotonic())
             await self._sleep_until(item.due)
@@ -284,11 +289,12 @@ class BroadcastCoordinator:
                              airing.zones_failed and
                              f"not switched: {', '.join(airing.zones_failed)}") if r]
         assert airing.record_id is not None
+        could_sound_at = airing.could_sound_at or item.due
         self.airlog.finish(airing.record_id, outcome, at=now, started_at=airing.started_at,
-                           reason="; ".join(notes) or None, due=item.due)
+                           reason="; ".join(notes) or None, due=could_sound_at)
         self._count(outcome)
         if airing.started_at is not None:
-            self.start_offsets_ms.append((airing.started_at - item.due).total_seconds() * 1000)
+            self.start_offsets.observe((airing.started_at - could_sound_at).total_seconds())
         self._advance_announcement(item, now)
         log.info("%s: %s%s", outcome, item.title, f" ({reason})" if reason else "")
         if self.current is airing:
@@ -348,6 +354,7 @@ class BroadcastCoordinator:
             doc["aired"] = number
             gap = timedelta(minutes=doc.get("repeat_gap_min", DEFAULT_REPEAT_GAP.seconds / 60))
             doc["next_at"] = max(now, item.due + gap).isoformat()
+            doc["next_known_at"] = now.isoformat()  # for the next airing's start offset
             if number >= int(doc.get("repeat", 1)) and doc.get("status") == "scheduled":
                 doc["status"] = "done"
             return doc
@@ -395,6 +402,16 @@ class BroadcastCoordinator:
         return {**item.as_json(), "state": "playing" if airing.on_air else "preparing",
                 "started_at": airing.started_at.isoformat() if airing.started_at else None,
                 "zones_on": sorted(self.zones.active)}
+
+
+def _could_sound_at(item: AirItem, *, warmup_s: float) -> datetime:
+    """The due second, unless the item became known less than its warm-up before it: then
+    the moment the warm-up could have ended had it begun at once. The time spent preparing
+    the item and switching its relays still counts as lateness; waiting for a busy air or a
+    stopped controller too (the item was known in time)."""
+    if item.known_at is None:
+        return item.due
+    return max(item.due, item.known_at + timedelta(seconds=max(warmup_s, 0.0)))
 
 
 def _best(items: list[AirItem]) -> AirItem:

@@ -8,7 +8,10 @@ device answers again and on the periodic check (STYLE: reconcile, don't fire-and
    on every periodic check) and write only the difference, in one frame per device;
 3. read back to verify, and keep ``desired``, ``commanded`` and ``actual`` apart per circuit;
 4. on the periodic check also read the meters and digital inputs, and raise or clear alarms:
-   device offline, relay not following, lamp failure, day-burner, mapped inputs.
+   device offline, relay not following, lamp failure, day-burner, mapped inputs;
+5. a channel whose read-back differs from what we last wrote and saw it hold was changed
+   behind our back (a hand switch, a second Modbus master, a board that lost power): the
+   reconcile puts it right, and says so once in a ``relay_drift`` event (docs/metrics.md).
 
 Devices are reconciled concurrently, so a dead board only delays the boards that share its
 serial line; its desired state is written again as soon as it answers (it is retried every
@@ -41,6 +44,10 @@ log = logging.getLogger(__name__)
 # A transition whose due time is older than this when we get to it is a catch-up after a
 # restart or an outage, not a measure of scheduling lateness.
 LATENESS_HORIZON_S = 60.0
+
+# Why a verified channel no longer holds its value (``relay_drift`` events and the counter).
+DRIFT_ONLINE = "changed_while_online"  # a hand switch, a second Modbus master
+DRIFT_OFFLINE = "changed_while_offline"  # found so when the device answered again (power cut)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,11 @@ class LightingCoordinator:
         self.lateness_count = 0  # all since start, for the metrics' _count and _sum
         self.lateness_sum_s = 0.0
         self.reconciles = 0
+        # Per device, channel -> the value we last wrote (or read) and saw it hold; a channel
+        # that did not follow our write is absent: that is ``relay_not_following``, not drift.
+        self._verified: dict[str, dict[int, Any]] = {}
+        self._offline_since_verified: set[str] = set()
+        self.drifts: dict[tuple[str, str, str], int] = {}  # (device, circuit, reason) -> count
         # The clock guard's verdict: while the time cannot be trusted, lights fail safe (on).
         self.clock_trusted: Callable[[], bool] = lambda: True
 
@@ -203,6 +215,7 @@ class LightingCoordinator:
     def _device_lost(self, device_id: str, exc: DeviceError) -> None:
         self._retry_at_mono[device_id] = self._clock.monotonic() + self._settings.offline_retry_s
         self._devices.known[device_id] = None  # unknown until read back again
+        self._offline_since_verified.add(device_id)
         for circuit in self._circuits_by_device.get(device_id, []):
             self.records[circuit.id].actual_level = None
         self._alarms.raise_alarm("device_offline", device_id, f"no answer: {exc}")
@@ -212,9 +225,15 @@ class LightingCoordinator:
         circuits = self._circuits_by_device[device_id]
         targets = self._targets(driver, circuits)
         known = self._devices.known[device_id]
+        drifted: list[tuple[CircuitConfig, int, Any, Any]] = []
+        drift_reason = DRIFT_OFFLINE if device_id in self._offline_since_verified else DRIFT_ONLINE
         if check or known is None:
             known = await self._read_outputs(device_id, driver)
+            drifted = self._drifted(device_id, circuits, known)
         changes = {ch: v for ch, v in targets.items() if known[ch] != v}
+        verified = self._verified.setdefault(device_id, {})
+        for channel in changes:
+            verified.pop(channel, None)  # unknown until the write is read back
         if changes:
             if isinstance(driver, RelayBoard):
                 await self._devices.call(
@@ -235,6 +254,11 @@ class LightingCoordinator:
             known = await self._read_outputs(device_id, driver)  # verify
         else:
             self._record_lateness(circuits, self._clock.now())
+        verified.update({ch: known[ch] for ch, v in targets.items() if known[ch] == v})
+        self._offline_since_verified.discard(device_id)
+        for circuit, channel, found, expected in drifted:
+            self._note_drift(device_id, circuit, channel, found, expected, known[channel],
+                             reason=drift_reason)
         for circuit in circuits:
             record = self.records[circuit.id]
             wanted = self._wanted_level(circuit)
@@ -276,6 +300,27 @@ class LightingCoordinator:
                                                         if values[ch]})
             record.read_at = read_at
         return list(values)
+
+    def _drifted(self, device_id: str, circuits: list[CircuitConfig],
+                 found: list[Any]) -> list[tuple[CircuitConfig, int, Any, Any]]:
+        """(circuit, channel, found, expected) for each verified channel that reads back
+        otherwise."""
+        verified = self._verified.get(device_id, {})
+        return [(circuit, channel, found[channel], verified[channel])
+                for circuit in circuits for channel in circuit.channels
+                if channel in verified and found[channel] != verified[channel]]
+
+    def _note_drift(self, device_id: str, circuit: CircuitConfig, channel: int, found: Any,
+                    expected: Any, restored: Any, *, reason: str) -> None:
+        key = (device_id, circuit.id, reason)
+        self.drifts[key] = self.drifts.get(key, 0) + 1
+        how = "while it was online" if reason == DRIFT_ONLINE else "when it answered again"
+        message = (f"{device_id} channel {channel} ({circuit.id}) was found {_shown(found)}, "
+                   f"not {_shown(expected)} as last set, {how}; now {_shown(restored)}")
+        log.warning("relay drift: %s", message)
+        self._alarms.note("relay_drift", circuit.id, message, severity="warning",
+                          device=device_id, channel=channel, found=_shown(found),
+                          expected=_shown(expected), restored=_shown(restored), reason=reason)
 
     def _record_lateness(self, circuits: list[CircuitConfig], done_at: datetime) -> None:
         for circuit in circuits:
@@ -349,3 +394,10 @@ class LightingCoordinator:
             "actual": actual,
             "device_online": online,
         }
+
+
+def _shown(value: Any) -> str:
+    """A channel's value as an event says it: a relay "on"/"off", a dimmer its level."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value} %"

@@ -34,6 +34,10 @@ class AirItem:
     zones: tuple[str, ...]
     source: dict[str, Any]
     grace: timedelta
+    # When this airing became known (an announcement created, a programme added, a repeat
+    # set): an item known less than its warm-up before its due second cannot sound on that
+    # second, and the broadcast coordinator does not count that warm-up as lateness.
+    known_at: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"key": self.key, "kind": self.kind, "ref": self.ref, "title": self.title,
@@ -75,7 +79,8 @@ def program_items(config: Config, store: Store, *, start: datetime,
                 title=doc.get("name") or doc["id"], due=due,
                 level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
                 source=doc["source"],
-                grace=timedelta(minutes=_grace_min(doc, config))))
+                grace=timedelta(minutes=_grace_min(doc, config)),
+                known_at=datetime.fromisoformat(effective) if effective else None))
     return items
 
 
@@ -92,12 +97,14 @@ def next_airing(config: Config, doc: dict[str, Any]) -> AirItem | None:
     if aired >= int(doc.get("repeat", 1)):
         return None
     due = datetime.fromisoformat(doc["next_at"] if aired else doc["at"])
+    known = doc.get("next_known_at") if aired else doc.get("created_at")
     return AirItem(
         key=f"announcement:{doc['id']}#{aired + 1}", kind="announcement", ref=doc["id"],
         title=doc.get("title") or _title_of(doc["source"]), due=due,
         level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
         source=doc["source"],
-        grace=timedelta(minutes=_grace_min(doc, config)))
+        grace=timedelta(minutes=_grace_min(doc, config)),
+        known_at=datetime.fromisoformat(known) if known else None)
 
 
 def _grace_min(doc: dict[str, Any], config: Config) -> float:

@@ -73,6 +73,9 @@ class BusStats:
     failures: int = 0  # transactions that ended in a DeviceError
     last_latency_s: float | None = None  # request to reply of the last answered frame
     recent_latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    # Every answered frame since start, for the metrics' summary (_count and _sum).
+    latency_count: int = 0
+    latency_sum_s: float = 0.0
 
     @property
     def mean_latency_s(self) -> float | None:
@@ -245,6 +248,8 @@ class ModbusBus:
         self._hold_line(after_silence=False)
         self.stats.last_latency_s = time.monotonic() - started
         self.stats.recent_latencies_s.append(self.stats.last_latency_s)
+        self.stats.latency_count += 1
+        self.stats.latency_sum_s += self.stats.last_latency_s
         return reply
 
     def _hold_line(self, *, after_silence: bool) -> None:

@@ -12,7 +12,12 @@ from collections.abc import Iterator, Sequence
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
@@ -22,6 +27,7 @@ from controller.runtime import Runtime
 
 PREFIX = "communectl"
 LATENESS_QUANTILES = (0.5, 0.9, 0.99)
+MODBUS_LATENCY_QUANTILES = (0.5, 0.99)
 
 router = APIRouter(tags=["status"])
 
@@ -65,12 +71,15 @@ class RuntimeCollector(Collector):
         for zone in self._runtime.config.zones:
             zones.add_metric([zone.id], 1 if zone.id in radio.zones.active else 0)
         yield zones
-        offsets = sorted(radio.start_offsets_ms)
-        start = GaugeMetricFamily(f"{PREFIX}_broadcast_start_offset_ms",
-                                  "Scheduled second to first sample, since start",
-                                  labels=["quantile"])
-        for q in (0.5, 0.99):
-            start.add_metric([str(q)], nearest_rank(offsets, q) if offsets else 0.0)
+        # Histogram buckets as Prometheus exposes them: cumulative, "le" in seconds, +Inf last.
+        histogram = radio.start_offsets
+        start = HistogramMetricFamily(
+            f"{PREFIX}_broadcast_start_offset_seconds",
+            "First sample of an item less the earliest second it could sound: its scheduled "
+            "second, or for an item known too late for the amplifier warm-up (an announcement "
+            "now), the end of that warm-up",
+            buckets=[(_le(bound), count) for bound, count in histogram.cumulative()],
+            sum_value=histogram.total)
         yield start
 
     def _devices(self) -> Iterator[Metric]:
@@ -92,16 +101,20 @@ class RuntimeCollector(Collector):
         failures = CounterMetricFamily(f"{PREFIX}_modbus_failures",
                                        "Modbus transactions that ended in an error",
                                        labels=["bus"])
-        latency = GaugeMetricFamily(f"{PREFIX}_modbus_latency_seconds",
-                                    "Request to reply over the latest frames of a bus",
-                                    labels=["bus", "stat"])
+        # A summary: quantiles over the latest frames of a bus, _count and _sum over every
+        # answered frame since start.
+        latency_name = f"{PREFIX}_modbus_latency_seconds"
+        latency = Metric(latency_name, "Request to reply of answered Modbus frames, by bus",
+                         "summary")
         for bus_id, bus in sorted(self._runtime.devices.buses.items()):
             requests.add_metric([bus_id], bus.stats.requests)
             failures.add_metric([bus_id], bus.stats.failures)
             recent = sorted(bus.stats.recent_latencies_s)
-            if recent:
-                latency.add_metric([bus_id, "mean"], sum(recent) / len(recent))
-                latency.add_metric([bus_id, "p99"], nearest_rank(recent, 0.99))
+            for q in MODBUS_LATENCY_QUANTILES if recent else ():
+                latency.add_sample(latency_name, {"bus": bus_id, "quantile": str(q)},
+                                   nearest_rank(recent, q))
+            latency.add_sample(f"{latency_name}_count", {"bus": bus_id}, bus.stats.latency_count)
+            latency.add_sample(f"{latency_name}_sum", {"bus": bus_id}, bus.stats.latency_sum_s)
         yield requests
         yield failures
         yield latency
@@ -139,6 +152,15 @@ class RuntimeCollector(Collector):
         yield CounterMetricFamily(f"{PREFIX}_lighting_reconciles",
                                   "Reconcile passes of the lighting coordinator",
                                   value=self._runtime.lighting.reconciles)
+        drift = CounterMetricFamily(
+            f"{PREFIX}_relay_drift",
+            "Output channels found changed behind the controller's back and set again "
+            "(relay_drift events)", labels=["device", "circuit", "reason"])
+        # A copy first: the lighting coordinator adds keys while a scrape reads.
+        for (device_id, circuit_id, reason), count in sorted(
+                dict(self._runtime.lighting.drifts).items()):
+            drift.add_metric([device_id, circuit_id, reason], count)
+        yield drift
 
     def _alarms(self) -> Iterator[Metric]:
         open_alarms = GaugeMetricFamily(f"{PREFIX}_alarms_open", "Open alarms by severity",
@@ -179,6 +201,10 @@ class RuntimeCollector(Collector):
         yield CounterMetricFamily(f"{PREFIX}_store_write_seconds",
                                   "Time spent writing state.json (with fsync)",
                                   value=state.write_seconds)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(bound)
 
 
 def nearest_rank(ordered: Sequence[float], q: float) -> float:

@@ -316,3 +316,98 @@ async def test_the_coordinator_over_an_rs485_line(socat_pty_pair: tuple[str, str
     finally:
         await runtime.devices.close()
         await cabinet.stop()
+
+
+# -- relays changed behind the controller's back ---------------------------------------------
+
+def drift_events(runtime: Runtime) -> list[dict[str, object]]:
+    return [e for e in runtime.events.query() if e["kind"] == "relay_drift"]
+
+
+def drift_counter(runtime: Runtime) -> dict[tuple[str, ...], float]:
+    """``communectl_relay_drift_total`` as /metrics exposes it, by (device, circuit, reason)."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from controller.api.metrics import metrics_registry
+
+    text = generate_latest(metrics_registry(runtime)).decode()
+    return {(s.labels["device"], s.labels["circuit"], s.labels["reason"]): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == "communectl_relay_drift_total"}
+
+
+async def test_a_relay_switched_by_a_second_master_is_restored_and_recorded_once(
+        site: Site) -> None:
+    clock = FakeClock(EVENING)  # every circuit on
+    runtime = build_runtime(site.config, clock)
+    task = asyncio.create_task(runtime.lighting.run())
+    try:
+        await eventually(lambda: site.north.coils(1)[:3] == [True, True, True])
+        async with ModbusBus("second-master", kind="tcp", host="127.0.0.1",
+                             port=site.ports[0]) as bus:
+            await bus.write_coil(1, 0, False)  # road-5 off, behind the controller's back
+        assert site.north.coils(1)[0] is False
+        assert drift_events(runtime) == []
+
+        await clock.advance(runtime.config.lighting.check_interval_s)
+        await eventually(lambda: site.north.coils(1)[0] is True)
+        await eventually(lambda: len(drift_events(runtime)) == 1)
+        (event,) = drift_events(runtime)
+        assert (event["severity"], event["target"], event["device"], event["channel"],
+                event["found"], event["expected"], event["restored"], event["reason"]) == \
+            ("warning", "road-5", "relay-n", 0, "off", "on", "on", "changed_while_online")
+        assert "relay-n channel 0" in str(event["message"])
+
+        # Put right, it is one occurrence: the next checks find nothing more to say.
+        reconciles = runtime.lighting.reconciles
+        await clock.advance(runtime.config.lighting.check_interval_s)
+        await eventually(lambda: runtime.lighting.reconciles > reconciles)
+        await clock.advance(runtime.config.lighting.check_interval_s)
+        await eventually(lambda: runtime.lighting.reconciles > reconciles + 1)
+        assert len(drift_events(runtime)) == 1
+        assert drift_counter(runtime) == {("relay-n", "road-5", "changed_while_online"): 1.0}
+        assert not runtime.alarms.is_open("relay_not_following", "road-5")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runtime.devices.close()
+
+
+async def test_a_relay_that_does_not_follow_our_write_is_an_alarm_not_drift(site: Site) -> None:
+    runtime = site.runtime(NOON)
+    await runtime.lighting.reconcile(check=True)
+    site.north.stick_relay(1, 0, False)  # a dead coil: it stays open whatever we write
+    runtime.overrides.create(target="circuit:road-5", state="on", level=100,
+                             until=NOON + timedelta(hours=1), reason="test",
+                             created_by="test", now=NOON)
+    await runtime.lighting.reconcile()
+    for _ in range(3):
+        await runtime.lighting.reconcile(check=True)
+    assert runtime.alarms.is_open("relay_not_following", "road-5")
+    assert drift_events(runtime) == []
+    assert drift_counter(runtime) == {}
+    await runtime.devices.close()
+
+
+async def test_a_board_back_after_a_power_cut_is_its_own_reason(site: Site) -> None:
+    clock = FakeClock(EVENING)
+    runtime = build_runtime(site.config, clock)
+    await runtime.lighting.reconcile(check=True)
+    assert site.south.coils(1)[5] is True
+    await site.south.stop()
+    await runtime.lighting.reconcile(check=True)
+    assert runtime.alarms.is_open("device_offline", "relay-s")
+
+    # The board comes back from a power cut with every relay open.
+    await site.south.start_tcp("127.0.0.1", site.ports[1])
+    async with ModbusBus("power-on", kind="tcp", host="127.0.0.1", port=site.ports[1]) as bus:
+        await bus.write_coils(1, 0, [False] * 8)
+    await clock.advance(runtime.config.lighting.offline_retry_s)
+    await runtime.lighting.reconcile()
+    assert site.south.coils(1)[5] is True
+    (event,) = drift_events(runtime)
+    assert (event["device"], event["channel"], event["found"], event["restored"],
+            event["reason"]) == ("relay-s", 5, "off", "on", "changed_while_offline")
+    assert drift_counter(runtime) == {("relay-s", "south-lane", "changed_while_offline"): 1.0}
+    await runtime.devices.close()

@@ -265,4 +265,4 @@ async def test_metrics_show_the_mqtt_link(gateways: list[Runtime]) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         text = (await client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})).text
     assert "communectl_mqtt_connected 1.0" in text
-    assert 'communectl_modbus_latency_seconds{bus="cabinet",stat="p99"}' in text
+    assert 'communectl_modbus_latency_seconds{bus="cabinet",quantile="0.99"}' in text
