@@ -149,7 +149,11 @@ def to_xlsx(table: Table) -> bytes:
 
 
 def render(table: Table, export_format: ExportFormat) -> bytes:
-    return to_xlsx(table) if export_format == "xlsx" else to_csv(table)
+    if export_format == "xlsx":
+        return to_xlsx(table)
+    if export_format == "csv":
+        return to_csv(table)
+    raise ValueError(f"no export format {export_format!r}; known: {', '.join(MEDIA_TYPES)}")
 
 
 def content_disposition(filename: str) -> str:
