@@ -35,6 +35,7 @@ from controller.clock import Clock
 from controller.config import Config
 from controller.front_process import FrontProcess
 from controller.runtime import Runtime, build_runtime
+from controller.store import Store
 from drivers.errors import ControllerError
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                          stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set or SIGTERM/SIGINT arrives."""
     stop = stop or asyncio.Event()
+    # The data folder first: the front process reads tokens from it, and a folder that cannot
+    # be made is the controller's one-line StorageError, not a traceback from the front.
+    Store(config.storage.path)
     sock = bind_socket(config.api.host, config.api.port)
     front: FrontProcess | None = None
     served = sock  # what the API's own server listens on
