@@ -65,9 +65,11 @@ class ControllerPort:
         return self._runtime.broadcasts.now_playing()
 
     async def set_circuit(self, circuit_id: str, command: dict[str, Any]) -> None:
+        # "id" names the command for its acknowledgement; it is not part of the override.
+        fields = {k: v for k, v in command.items() if k != "id"}
         try:
             body = OverrideCreate.model_validate(
-                {"reason": "MQTT command", **command, "target": f"circuit:{circuit_id}"})
+                {"reason": "MQTT command", **fields, "target": f"circuit:{circuit_id}"})
             await create_override(body, self._runtime, CIRCUIT_CALLER)
         except (ValidationError, ApiError) as exc:
             raise ValueError(_message(exc)) from exc

@@ -126,10 +126,11 @@ async def test_a_circuit_command_reaches_the_relay_and_fleet_status_sees_it(
     async with aiomqtt.Client("127.0.0.1", mosquitto) as client:
         await client.subscribe("communectl/thieu-ngoc/circuit/road-5/set/ack", qos=1)
         await client.publish("communectl/thieu-ngoc/circuit/road-5/set",
-                             json.dumps({"state": "on", "duration_min": 30}), qos=1)
+                             json.dumps({"state": "on", "duration_min": 30, "id": "c-1"}),
+                             qos=1)
         async with asyncio.timeout(5):
             async for message in client.messages:
-                assert json.loads(message.payload) == {"ok": True}
+                assert json.loads(message.payload) == {"ok": True, "id": "c-1"}
                 break
     await eventually(lambda: api_cabinet.coils(RELAY_UNIT)[1], "relay of thieu-ngoc on")
     await asyncio.sleep(1.2)  # one state interval: the retained state follows
