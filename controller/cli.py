@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="validate the config")
     check.set_defaults(handler=_cmd_check)
 
-    plan = sub.add_parser("plan", parents=[common], help="lighting transitions in a window")
+    plan = sub.add_parser("plan", parents=[common],
+                          help="lighting transitions and broadcasts in a window")
     plan.add_argument("--from", dest="start", type=date.fromisoformat, default=None,
                       metavar="YYYY-MM-DD")
     plan.add_argument("--days", type=_positive_days, default=1)
@@ -183,26 +184,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from controller.plan import build_plan, render_ics, render_table, window_bounds
-    from controller.programs import read_only_book, site_of
+    from controller.plan import (
+        build_window_plan,
+        read_only_sources,
+        render_ics,
+        render_table,
+        window_bounds,
+        window_problem,
+    )
+    from controller.programs import site_of
 
     config, _ = _load(args)
     site = site_of(config)
     clock = SystemClock()
     start_day = args.start or clock.now().astimezone(site.tz).date()
+    problem = window_problem(start_day, args.days)
+    if problem is not None:
+        print(f"communectl plan: --{problem[0]}: {problem[1]}", file=sys.stderr)
+        return EXIT_USAGE
     start, end = window_bounds(site, start_day, args.days)
-    book = read_only_book(config)
-    entries, notes = build_plan(config, site, book.programs(), book.calendars(),
-                                start=start, end=end)
+    result = build_window_plan(config, read_only_sources(config), start=start, end=end)
     if args.format == "json":
-        print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=1))
-        for note in notes:
+        print(json.dumps([e.as_json() for e in result.entries], ensure_ascii=False, indent=1))
+        for note in result.notes:
             print(f"skipped {note.day} {note.program} {note.rule}: {note.reason}",
                   file=sys.stderr)
     elif args.format == "ics":
-        sys.stdout.write(render_ics(entries, site_id=config.site.id, generated=clock.now()))
+        sys.stdout.write(render_ics(result, site_id=config.site.id, generated=clock.now()))
     else:
-        print(render_table(entries, notes, site))
+        print(render_table(result, site))
     return EXIT_OK
 
 

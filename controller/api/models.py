@@ -129,19 +129,45 @@ class EventPublic(BaseModel):
 # -- plan ----------------------------------------------------------------------------------------
 
 class PlanEntryPublic(BaseModel):
-    """One transition, as ``communectl plan --format json`` prints it."""
+    """One lighting transition, as ``communectl plan --format json`` prints it."""
 
     time: datetime
-    kind: Literal["lighting", "broadcast"]
-    target: str
+    kind: Literal["lighting"]
+    target: str = Field(description="circuit id")
     state: State
-    level: int
+    level: int = Field(ge=0, le=100)
     rule: str | None
-    program: str
+    program: str = Field(description="lighting programme id")
+    name: str = Field(description="the circuit's name")
+
+
+class PlanBroadcastPublic(BaseModel):
+    """One airing of a broadcast programme or an announcement (controller.plan)."""
+
+    time: datetime
+    kind: Literal["broadcast"]
+    target: str = Field(description="programme or announcement id")
+    state: Literal["on"]
+    level: int = Field(description="always 100: the zones are switched on")
+    rule: str = Field(description='what gives this airing, e.g. "06:00 every day"')
+    program: str | None = Field(description="programme id; null for an announcement")
+    name: str
+    item: Literal["program", "announcement"]
+    key: str = Field(description="the airing's key in the broadcast log")
+    zones: list[str]
+    zone_names: list[str]
+    broadcast_level: Literal["normal", "priority", "emergency"]
+    duration_s: int = Field(description="expected length, whole seconds")
+    end: datetime = Field(description="time + duration_s")
+    source_type: str = Field(description="tts, audio, stream or playlist")
+    status: Literal["scheduled", "waiting_approval"]
+
+
+PlanItemPublic = Annotated[PlanEntryPublic | PlanBroadcastPublic, Field(discriminator="kind")]
 
 
 class PlanNotePublic(BaseModel):
-    """A window skipped on a day, and why (e.g. no sunset on a polar day)."""
+    """Something left out on a day, and why (no sunset on a polar day, quiet hours)."""
 
     day: date
     program: str
@@ -154,7 +180,7 @@ class PlanPublic(BaseModel):
 
     from_: date = Field(alias="from", description="first local day; a plan day runs noon to noon")
     days: int
-    entries: list[PlanEntryPublic]
+    entries: list[PlanItemPublic]
     skipped: list[PlanNotePublic]
 
 

@@ -24,23 +24,18 @@ from controller.api.schedule_models import (
     OverrideCreate,
     OverridePublic,
 )
-from controller.api.views import (
-    circuit_public,
-    circuits_public,
-    plan_between,
-    plan_entry_public,
-    plan_note_public,
+from controller.api.views import circuit_public, circuits_public
+from controller.plan import (
+    PlanSources,
+    build_window_plan,
+    render_ics,
+    window_bounds,
+    window_problem,
 )
-from controller.plan import render_ics, window_bounds
 from controller.programs import site_of
 from controller.runtime import Runtime
-from schedules.lunar import FIRST_YEAR, LAST_YEAR
 
 MAX_PLAN_DAYS = 366
-# The lunar calendar is computed for these years only (schedules.lunar); a plan also looks at a
-# few days around its window, hence the margin of a year.
-PLAN_FIRST_DAY = date(FIRST_YEAR + 1, 1, 1)
-PLAN_LAST_DAY = date(LAST_YEAR - 1, 1, 1)
 
 router = json_router(tags=["lighting"])
 
@@ -134,19 +129,24 @@ def override_end(body: OverrideCreate, *, now: datetime) -> datetime:
 # -- plan ----------------------------------------------------------------------------------------
 
 PLAN_DESCRIPTION = """\
-The lighting transitions of `days` plan days from `from` (local; a plan day runs from noon to
-noon, so that a night is whole), computed by the same code as the controller and
-`communectl plan`.
+The lighting transitions and the broadcasts of `days` plan days from `from` (local; a plan day
+runs from noon to noon, so that a night is whole), computed by the same code as the controller
+and `communectl plan` (docs/plan.md).
 
 JSON: `{"from", "days", "entries": [...], "skipped": [...]}`. Each entry is exactly an object of
-`communectl plan --format json` (which prints the bare list); `skipped` lists the windows
-left out on a day and why (e.g. no sunset on a polar day), which the CLI prints on stderr.
+`communectl plan --format json` (which prints the bare list): `kind` "lighting" for a circuit's
+transition, "broadcast" for an airing of a programme or an announcement, with its name, zones,
+level and expected length. `skipped` lists what was left out on a day and why (a window
+without its sun event on a polar day, a broadcast due in quiet hours), which the CLI prints on
+stderr.
 
-`format=ics`: an iCalendar file (`text/calendar`) with one event per transition.
+`format=ics`: an iCalendar file (`text/calendar`, RFC 5545): one event per lit span of a
+circuit and one per broadcast, each with its real length.
 """
 
 
-@router.get("/plan", summary="Lighting transitions in a window", description=PLAN_DESCRIPTION,
+@router.get("/plan", summary="Lighting transitions and broadcasts in a window",
+            description=PLAN_DESCRIPTION, tags=["plan"],
             response_model=PlanPublic, responses={200: {"content": {"text/calendar": {}}}})
 async def get_plan(
         runtime: RuntimeDep, caller: Viewer,
@@ -158,15 +158,17 @@ async def get_plan(
     now = runtime.clock.now()
     site = site_of(runtime.config)
     first = start_day or now.astimezone(site.tz).date()
-    if not PLAN_FIRST_DAY <= first <= PLAN_LAST_DAY:
-        raise invalid("from", f"plans cover {PLAN_FIRST_DAY} to {PLAN_LAST_DAY}")
+    problem = window_problem(first, days)
+    if problem is not None:
+        raise invalid(*problem)
     start, end = window_bounds(site, first, days)
+    sources = PlanSources(book=runtime.programs, tables=runtime.store, player=runtime.player)
     # A year of transitions is CPU work: off the event loop, so the coordinators keep time.
-    entries, notes = await run_in_threadpool(
-        lambda: plan_between(runtime, start=start, end=end))
+    result = await run_in_threadpool(
+        lambda: build_window_plan(runtime.config, sources, start=start, end=end))
     if output == "ics":
-        return Response(render_ics(entries, site_id=runtime.config.site.id, generated=now),
-                        media_type="text/calendar")
+        return Response(render_ics(result, site_id=runtime.config.site.id, generated=now),
+                        media_type="text/calendar; charset=utf-8")
     return PlanPublic.model_validate({
-        "from": first, "days": days, "entries": [plan_entry_public(e) for e in entries],
-        "skipped": [plan_note_public(n) for n in notes]})
+        "from": first, "days": days, "entries": [e.as_json() for e in result.entries],
+        "skipped": [n.as_json() for n in result.notes]})
