@@ -174,6 +174,10 @@ async def test_promtool_accepts_the_metrics_of_a_running_controller(
     assert not [f.name for f in families if f.name.endswith("_ms")]
     assert not [f.name for f in families if f.type != "summary"
                 and any("quantile" in s.labels for s in f.samples)]
+    # docs/metrics.md lists every family a scrape shows, by its exposed name.
+    documented = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    exposed = [f.name + ("_total" if f.type == "counter" else "") for f in families]
+    assert [name for name in exposed if f"`{name}`" not in documented] == []
 
 
 async def test_an_announcement_now_is_not_late_by_its_amplifier_warm_up(
