@@ -267,3 +267,11 @@ async def test_metrics_show_the_mqtt_link(gateways: list[Runtime]) -> None:
         text = (await client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})).text
     assert "communectl_mqtt_connected 1.0" in text
     assert 'communectl_modbus_latency_seconds{bus="cabinet",quantile="0.99"}' in text
+    # The MQTT families as Prometheus reads them (docs/metrics.md).
+    import subprocess
+
+    from tests.conftest import require_program
+
+    checked = subprocess.run([require_program("promtool"), "check", "metrics"], input=text,
+                             capture_output=True, text=True, timeout=30, check=False)
+    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
