@@ -58,16 +58,24 @@ class FieldProblem(ValueError):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # The docstring under each field is its description: docs/configuration.md is made from
+    # them (python -m controller.config_reference).
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class SiteConfig(_Frozen):
     id: Identifier
+    """Short id of the site: lower case, digits, - and _; used in MQTT topics."""
     name: str = ""
+    """The commune's name as people write it, e.g. "Xã Thiệu Long"."""
     latitude: float = Field(ge=-90, le=90)
+    """Degrees north (negative: south), for sunrise and sunset."""
     longitude: float = Field(ge=-180, le=180)
+    """Degrees east (negative: west)."""
     elevation: float = 0.0
+    """Metres above sea level."""
     timezone: str = "Asia/Ho_Chi_Minh"
+    """IANA time zone of the site; every HH:MM in the config is local to it."""
 
     @field_validator("timezone")
     @classmethod
@@ -81,40 +89,59 @@ class SiteConfig(_Frozen):
 
 class StorageConfig(_Frozen):
     path: Path = Path("/var/lib/communectl")
-    history_days: int = Field(default=400, ge=1)  # events and audit older than this are pruned
+    """Folder for the database, the audio library, the logs and the aired WAV files."""
+    history_days: int = Field(default=400, ge=1)
+    """Events, audit and broadcast log older than this are pruned."""
 
 
 class ApiConfig(_Frozen):
     host: str = "0.0.0.0"
+    """Address the HTTP API and the dashboard listen on."""
     port: int = Field(default=8080, ge=0, le=65535)
-    # How field nodes reach this gateway (they fetch broadcast audio from it), e.g.
-    # "http://192.168.1.10:8080"; default: host and port above.
+    """Port of the HTTP API and the dashboard (0: any free port)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/]+$")
-    # HTTP in a process of its own (controller.api.front): a flood of requests cannot delay a
-    # relay or a broadcast, at the cost of about 40 MiB. false: one process, for a board with
-    # little memory and few users.
+    """How field nodes reach this gateway (they fetch broadcast audio from it), e.g.
+    "http://192.168.1.10:8080"; default: host and port above."""
     front_process: bool = True
+    """HTTP in a process of its own, so that a flood of requests cannot delay a relay or a
+    broadcast (about 40 MiB more); false: one process, for a board with little memory and few
+    users."""
 
 
 class LightingSettings(_Frozen):
-    check_interval_s: float = Field(default=30.0, gt=0)  # periodic read-back and meter check
-    offline_retry_s: float = Field(default=5.0, gt=0)  # how often a dead board is tried again
-    settle_s: float = Field(default=5.0, ge=0)  # lamps need a moment before current flows
-    lamp_min_w: float = Field(default=5.0, ge=0)  # below this with the circuit on: lamp failure
-    off_max_w: float = Field(default=5.0, ge=0)  # above this with every circuit off: day-burner
+    check_interval_s: float = Field(default=30.0, gt=0)
+    """How often relays are read back and meters checked."""
+    offline_retry_s: float = Field(default=5.0, gt=0)
+    """How often a board that does not answer is tried again."""
+    settle_s: float = Field(default=5.0, ge=0)
+    """Time lamps need after switching before their current is judged."""
+    lamp_min_w: float = Field(default=5.0, ge=0)
+    """Below this power with the circuit on: lamp failure."""
+    off_max_w: float = Field(default=5.0, ge=0)
+    """Above this power with every circuit off: day-burner."""
 
 
 class BusConfig(_Frozen):
     id: Identifier
+    """Id of the Modbus link, named by devices."""
     kind: Literal["tcp", "rtu"]
+    """"tcp" (Modbus TCP, or an RTU-over-TCP gateway) or "rtu" (RS-485 serial)."""
     host: str | None = None
+    """tcp: the address of the board or gateway."""
     port: int | str
+    """tcp: a port number (502); rtu: the serial device, e.g. "/dev/ttyUSB0"."""
     timeout_s: float = Field(default=1.0, gt=0, le=30)
+    """How long to wait for an answer; keep it short so one dead board cannot stall the link."""
     retries: int = Field(default=2, ge=0, le=10)
+    """Further attempts after a timeout before the device counts as offline."""
     baudrate: int = Field(default=9600, gt=0)
+    """rtu: line speed."""
     parity: Literal["N", "E", "O"] = "N"
+    """rtu: "N", "E" or "O"."""
     stopbits: Literal[1, 2] = 1
+    """rtu: 1 or 2."""
     bytesize: Literal[7, 8] = 8
+    """rtu: 7 or 8."""
 
     @model_validator(mode="after")
     def _port_matches_kind(self) -> BusConfig:
@@ -130,23 +157,36 @@ class BusConfig(_Frozen):
 
 class DeviceConfig(_Frozen):
     id: Identifier
+    """Id of the device, named by circuits, zones and amplifiers."""
     bus: str
-    unit: int = Field(ge=1, le=247)  # Modbus serial line spec: 1..247 are individual addresses
+    """The bus it is on."""
+    unit: int = Field(ge=1, le=247)
+    """Its Modbus unit (slave) address, 1 to 247."""
     profile: str
-    # discrete input index -> alarm name, e.g. { 0 = "cabinet-door", 1 = "breaker-tripped" }
+    """What it is: relayN (N coils from 0, e.g. relay8), an energy meter (sdm120), or dimmer."""
     inputs: dict[int, str] = {}
+    """Digital inputs mapped to alarms, e.g. { 0 = "cabinet-door", 1 = "breaker-tripped" }."""
 
 
 class CircuitConfig(_Frozen):
     id: Identifier
+    """Id of the lighting circuit."""
     name: str = ""
+    """Its name as people say it, e.g. "Đường số 5"."""
     device: str
+    """The relay board or dimmer that switches it."""
     channel: int | None = Field(default=None, ge=0)
+    """The relay channel (from 0), for a circuit on one relay."""
     segments: dict[str, int] = {}
+    """Several relays: segment name -> channel, e.g. { a = 1, b = 2 }."""
     levels: dict[int, list[str]] = {}
+    """With segments: level -> segments that are on, e.g. { 100 = ["a", "b"], 50 = ["a"] }."""
     groups: list[Identifier] = []
+    """Groups it belongs to, for overrides of many circuits at once."""
     program: str | None = None
+    """The lighting programme it follows; none: always off unless overridden."""
     meter: str | None = None
+    """An energy meter whose power tells whether its lamps draw current."""
 
     @model_validator(mode="after")
     def _wiring(self) -> CircuitConfig:
@@ -195,10 +235,16 @@ class WindowConfig(_Frozen):
     (``schedules.windows``), so the config and the API accept exactly the same windows."""
 
     on: str
+    """When it switches on: HH:MM, sunrise/sunset/dawn/dusk with an offset (sunset+5m), earliest(a,
+    b) or latest(a, b)."""
     off: str
+    """When it switches off: the first such time after on."""
     level: int = Field(default=100, ge=0, le=100)
+    """Level while the window lasts, 0 to 100."""
     days: list[int | str] | None = None
+    """Weekdays it applies to (0 = Monday, or "mon".."sun"); absent: every day."""
     calendar: str | None = None
+    """Only on the days of this calendar."""
 
     @field_validator("on", "off")
     @classmethod
@@ -230,16 +276,24 @@ class WindowConfig(_Frozen):
 
 class LightingProgramConfig(_Frozen):
     id: Identifier
+    """Id of the programme, named by circuits."""
     name: str = ""
+    """Its name as people say it."""
     windows: list[WindowConfig]
+    """Its windows; where they overlap the highest level wins; [] is always off."""
 
 
 class CalendarConfig(_Frozen):
     id: Identifier
+    """Id of the calendar, named by windows."""
     name: str = ""
+    """Its name as people say it."""
     dates: list[str] = []
+    """Dates: "MM-DD" every year, "lunar:MM-DD" in the lunar calendar, or "YYYY-MM-DD"."""
     ranges: list[tuple[str, str]] = []
+    """Date ranges, both ends included: [["2027-02-05", "2027-02-10"]]."""
     public_holidays: str | None = None
+    """Add a country's public holidays, e.g. "VN" (Tết included)."""
 
     @model_validator(mode="after")
     def _understood(self) -> CalendarConfig:
@@ -253,18 +307,28 @@ class CalendarConfig(_Frozen):
 
 class AmplifierConfig(_Frozen):
     id: Identifier
+    """Id of the amplifier, named by zones."""
     device: str
+    """The relay board that powers it."""
     channel: int = Field(ge=0)
+    """The relay channel."""
     warmup_s: float = Field(default=3.0, ge=0, le=60)
+    """How long before the first sample it is switched on."""
 
 
 class ZoneConfig(_Frozen):
     id: Identifier
+    """Id of the loudspeaker zone (a village's line, or IP/4G speaker nodes)."""
     name: str = ""
+    """Its name as people say it, e.g. "Thôn Minh Đức"."""
     device: str | None = None
+    """Wired zone: the relay board that switches its line."""
     channel: int | None = Field(default=None, ge=0)
+    """Wired zone: the relay channel."""
     amplifier: str | None = None
+    """The amplifier that feeds it."""
     nodes: list[str] = []
+    """IP/4G loudspeaker nodes that play for it (by their MQTT node id)."""
 
     @model_validator(mode="after")
     def _wired_somehow(self) -> ZoneConfig:
@@ -296,16 +360,26 @@ QuietHoursSetting = Annotated[
 
 class BroadcastConfig(_Frozen):
     output: str = "default"
+    """Where audio goes: an ALSA device ("default", "hw:1,0"), "file:DIR" (one WAV per aired item)
+    or "null"."""
     quiet_hours: QuietHoursSetting = QuietHours(time(22, 0), time(5, 0))
+    """"HH:MM-HH:MM": nothing but emergencies sounds then; empty: no quiet hours."""
     tts_voice: str = "vi"
+    """espeak-ng voice for text read out."""
     require_approval: bool = False
+    """An operator's announcement waits for a technician's or admin's approval."""
     grace_min: int = Field(default=10, ge=0)
+    """An item due while the controller was down may still play this late; later it is missed."""
     max_upload_mb: int = Field(default=50, gt=0)
-    volume: float = Field(default=1.0, ge=0, le=2)       # software gain on every item
-    chime: bool = True                                   # a ding-dong before announcements
+    """Largest audio file accepted."""
+    volume: float = Field(default=1.0, ge=0, le=2)
+    """Software gain on every item (1.0: as recorded)."""
+    chime: bool = True
+    """A chime before announcements."""
     tts_words_per_minute: int = Field(default=140, ge=80, le=300)
-    # Relayed stations: how long to wait for the first bytes before playing the fallback.
+    """Speaking rate of text read out."""
     stream_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    """Relayed stations: how long to wait for the first bytes before the fallback file plays."""
 
     @field_validator("output")
     @classmethod
@@ -321,13 +395,22 @@ class BroadcastProgramConfig(_Frozen):
     """A recurring broadcast; seeds storage like a lighting programme, then the API edits it."""
 
     id: Identifier
+    """Id of the broadcast programme."""
     name: str = ""
+    """Its title as people say it, e.g. "Bản tin sáng"."""
     schedule: dict[str, Any]
+    """When it recurs: { times = ["06:00"], days = [...] }, an RFC 5545 rrule, or lunar_days."""
     zones: list[str] | Literal["all"] = "all"
+    """Zone ids, or "all"."""
     level: Literal["normal", "priority", "emergency"] = "normal"
+    """"normal", "priority" or "emergency"."""
     source: Source
+    """What plays: { type = "tts", text }, { type = "audio", audio_id }, { type = "stream", url,
+    duration_s }, or a playlist."""
     enabled: bool = True
+    """false: kept, but not aired."""
     grace_min: int | None = Field(default=None, ge=0)
+    """This programme's own grace time; absent: broadcast.grace_min."""
 
     @field_validator("schedule")
     @classmethod
@@ -350,14 +433,20 @@ HA_OVERRIDE_MAX_MIN = 7 * 24 * 60  # as an override made through the API
 
 class MqttConfig(_Frozen):
     url: str = "mqtt://127.0.0.1:1883"
+    """The broker: mqtt://host:port, or mqtts://host:port for TLS."""
     prefix: str = "communectl"
+    """First level of every topic."""
     accept_commands: bool = False
+    """Take circuit and announcement commands from the broker."""
     ha_discovery: bool = False
+    """Announce circuits to Home Assistant by MQTT discovery."""
     username: str | None = None
+    """Broker user name."""
     password: str | None = None
-    # How long an on/off from Home Assistant holds: until the circuit's next scheduled switch
-    # point, or a number of minutes (docs/mqtt.md).
+    """Broker password."""
     ha_override: str | int = HA_UNTIL_NEXT_SWITCH
+    """How long an on/off from Home Assistant holds: "until_next_switch" or a number of minutes
+    (docs/mqtt.md)."""
 
     @field_validator("url")
     @classmethod
