@@ -160,11 +160,12 @@ class HomeAssistant:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, mosquitto: int,
+async def gateway(request: pytest.FixtureRequest, tmp_path: Path, mosquitto: int,
                   api_cabinet: SimulatedCabinet) -> AsyncIterator[tuple[Runtime, FakeClock]]:
+    """A gateway at 18:30; a test may add lines to its [mqtt] (indirect parameter)."""
     clock = FakeClock(EVENING)
-    runtime = build_runtime(parse_config(CONFIG.format(
-        data=tmp_path / "data", port=api_cabinet.tcp_port, broker=mosquitto)), clock)
+    text = CONFIG.format(data=tmp_path / "data", port=api_cabinet.tcp_port, broker=mosquitto)
+    runtime = build_runtime(parse_config(text + getattr(request, "param", "")), clock)
     tasks = [asyncio.create_task(runtime.bridge.run()),
              asyncio.create_task(runtime.lighting.run())]
     await eventually(lambda: runtime.bridge.stats.connected, "connected")
@@ -243,3 +244,18 @@ async def test_a_malformed_order_from_home_assistant_is_counted_and_changes_noth
     assert runtime.bridge.stats.malformed == {"ha_set": 2, "ha_schedule": 1}
     assert runtime.overrides.active(now=clock.now()) == []
     assert relays(api_cabinet) == [True, True, True]
+
+
+@pytest.mark.parametrize("gateway", ["ha_override = 45\n"], indirect=True)
+async def test_a_hold_of_fixed_minutes_when_configured(
+        gateway: tuple[Runtime, FakeClock], mosquitto: int,
+        api_cabinet: SimulatedCabinet) -> None:
+    runtime, clock = gateway
+    async with HomeAssistant(mosquitto) as ha:
+        await eventually(lambda: ha.light("road-5") == (True, None), "road-5 ON in HA")
+        await ha.turn("road-5", "OFF")
+        await eventually(lambda: relays(api_cabinet)[0] is False, "road-5 off by HA")
+    [held] = runtime.overrides.active(now=clock.now())
+    assert datetime.fromisoformat(held["until"]) == EVENING + timedelta(minutes=45)
+    await clock.set(EVENING + timedelta(minutes=46))
+    await eventually(lambda: relays(api_cabinet)[0] is True, "the schedule again after 45 min")
