@@ -152,8 +152,9 @@ async function renderPlan() {
   const [plan, programs] = await Promise.all([getJson("/plan?days=1"),
     getJson("/broadcast-programs")]);
   const now = Date.now();
-  const entries = plan.entries.filter((e) => Date.parse(e.time) >= now).map((e) => ({
-    time: e.time, text: `💡 ${e.target}: ${e.state === "on" ? t("on") : t("off")}${e.level && e.level < 100 ? ` ${e.level}%` : ""} (${e.rule || e.program})` }));
+  // The plan lists broadcasts too; they are shown below from the programmes' next airings.
+  const entries = plan.entries.filter((e) => e.kind === "lighting" && Date.parse(e.time) >= now).map((e) => ({
+    time: e.time, text: `💡 ${e.name || e.target}: ${e.state === "on" ? t("on") : t("off")}${e.level && e.level < 100 ? ` ${e.level}%` : ""} (${e.rule || e.program})` }));
   for (const program of programs) {
     for (const time of program.next_airings) {
       if (Date.parse(time) - now < 24 * 3600 * 1000) entries.push({ time, text: `📢 ${program.name || program.id}` });
