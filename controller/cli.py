@@ -22,6 +22,7 @@ from controller.config import Config, config_path, load_config, require_installe
 from drivers.errors import ConfigError, ControllerError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+SPEECH_OUT = "speech.wav"  # where ``communectl speak TEXT`` writes when no --out is given
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +122,17 @@ def _parser() -> argparse.ArgumentParser:
     announce.add_argument("--zones", default="all", help='"all" or zone ids, comma-separated')
     announce.add_argument("--timeout", type=float, default=10.0, metavar="S")
     announce.set_defaults(handler=_cmd_fleet_announce)
+
+    speak = sub.add_parser("speak", parents=[common],
+                           help="read a text as the radio would (docs/speech.md)")
+    speak.add_argument("text", metavar="TEXT", help='the notice; "-" reads it from stdin')
+    speak.add_argument("--voice", default=None, metavar="V",
+                       help="espeak-ng voice (default: the config's tts_voice, else vi)")
+    speak.add_argument("--out", default=None, metavar="F.wav",
+                       help=f"write the speech here (default without --show: {SPEECH_OUT})")
+    speak.add_argument("--show", action="store_true",
+                       help="print on one line the words that will be read")
+    speak.set_defaults(handler=_cmd_speak)
     return parser
 
 
@@ -325,6 +337,49 @@ def _cmd_fleet_announce(args: argparse.Namespace) -> int:
             detail = f"{r.ack_ms} ms" if r.outcome == "accepted" else (r.error or "no answer")
             print(f"{r.site:<24} {r.outcome:<9} {detail}")
     return EXIT_OK if all(r.outcome == "accepted" for r in results) else EXIT_FAILURE
+
+
+def _cmd_speak(args: argparse.Namespace) -> int:
+    """``--show`` needs neither a config nor espeak-ng; a WAV is written, never aired: airing
+    is an announcement's job (POST /api/v1/announcements)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from drivers.tts import SpeechSynth
+    from drivers.vi_text import normalise_vietnamese
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    spoken = normalise_vietnamese(text)
+    if not spoken:
+        print("communectl speak: nothing to say: the text is empty", file=sys.stderr)
+        return EXIT_USAGE
+    if args.show:
+        print(spoken)
+        if args.out is None:
+            return EXIT_OK
+    voice, words_per_minute = _speech_settings(args)
+    out = Path(args.out or SPEECH_OUT)
+    with tempfile.TemporaryDirectory(prefix="communectl-speak-") as cache:
+        synth = SpeechSynth(Path(cache), voice=voice, words_per_minute=words_per_minute)
+        wav = asyncio.run(synth.synthesise(text, voice=args.voice))
+        try:
+            shutil.copyfile(wav, out)
+        except OSError as exc:
+            print(f"communectl speak: cannot write {out}: {exc.strerror}", file=sys.stderr)
+            return EXIT_FAILURE
+    if not args.show:
+        print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _speech_settings(args: argparse.Namespace) -> tuple[str, int]:
+    """The voice and speed the radio reads with: a named config's, else the defaults."""
+    from controller.config import BroadcastConfig
+
+    path = config_path(args.config)
+    radio = load_config(path).broadcast if args.config or path.exists() else BroadcastConfig()
+    return radio.tts_voice, radio.tts_words_per_minute
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from controller.api import (
     routes_media,
     routes_radio,
     routes_schedules,
+    routes_speech,
     routes_status,
 )
 from controller.api.bodies import BodyLimitMiddleware, require_json_body
@@ -63,7 +64,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_json_body)],
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
-                   routes_devices, routes_firmware, routes_events, routes_admin, metrics):
+                   routes_devices, routes_firmware, routes_events, routes_admin, routes_speech,
+                   metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.

@@ -24,8 +24,8 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
         ("Mọi thông tin xin liên hệ số điện thoại 0912 345 678.",
          "Mọi thông tin xin liên hệ số điện thoại không chín một hai ba bốn năm sáu bảy tám."),
         ("Ai nhặt được xin liên hệ SĐT 0983.456.789, xin cảm ơn.",
-         "Ai nhặt được xin liên hệ số điện thoại không chín tám ba bốn năm sáu bảy tám chín, "
-         "xin cảm ơn."),
+         ("Ai nhặt được xin liên hệ số điện thoại không chín tám ba bốn năm sáu bảy tám chín, "
+         "xin cảm ơn.")),
         ("Người ở xa gọi +84 912 345 678.",
          "Người ở xa gọi cộng tám bốn chín một hai ba bốn năm sáu bảy tám."),
         ("Tổng đài chăm sóc khách hàng điện lực: 1900 1234.",
@@ -48,8 +48,8 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
         ("Liên hệ bác sĩ Lan, điện thoại 0868-123-456.",
          "Liên hệ bác sĩ Lan, điện thoại không tám sáu tám một hai ba bốn năm sáu."),
         ("Đăng ký qua tổng đài 19009095 trước ngày 10/12.",
-         "Đăng ký qua tổng đài một chín không không chín không chín năm trước ngày mười tháng "
-         "mười hai."),
+         ("Đăng ký qua tổng đài một chín không không chín không chín năm trước ngày mười tháng "
+         "mười hai.")),
     ],
     "money": [
         ("Mức thu phí vệ sinh môi trường là 20.000đ/hộ/tháng.",
@@ -62,11 +62,11 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
          "Tổng kinh phí xây dựng nhà văn hóa là một phẩy năm tỷ đồng."),
         ("Người có công được hỗ trợ 2 triệu đồng.", "Người có công được hỗ trợ hai triệu đồng."),
         ("Mức đóng bảo hiểm y tế hộ gia đình là 1.263.600 đồng một năm.",
-         "Mức đóng bảo hiểm y tế hộ gia đình là một triệu hai trăm sáu mươi ba nghìn sáu trăm "
-         "đồng một năm."),
+         ("Mức đóng bảo hiểm y tế hộ gia đình là một triệu hai trăm sáu mươi ba nghìn sáu trăm "
+         "đồng một năm.")),
         ("Hộ kinh doanh có doanh thu trên 500 triệu nộp lệ phí môn bài 1.000.000đ/năm.",
-         "Hộ kinh doanh có doanh thu trên năm trăm triệu nộp lệ phí môn bài một triệu đồng một "
-         "năm."),
+         ("Hộ kinh doanh có doanh thu trên năm trăm triệu nộp lệ phí môn bài một triệu đồng một "
+         "năm.")),
         ("Phạt tiền từ 300.000đ đến 500.000đ đối với hành vi đốt rơm rạ.",
          "Phạt tiền từ ba trăm nghìn đồng đến năm trăm nghìn đồng đối với hành vi đốt rơm rạ."),
         ("Quỹ khuyến học đã nhận được 12.500.000 VNĐ.",
@@ -149,14 +149,14 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
          "Nghỉ lễ ba mươi tháng tư và một tháng năm theo quy định."),
         ("Kỷ niệm 80 năm Quốc khánh 2/9.", "Kỷ niệm tám mươi năm Quốc khánh hai tháng chín."),
         ("Bầu cử diễn ra vào chủ nhật ngày 15/3/2026.",
-         "Bầu cử diễn ra vào chủ nhật ngày mười lăm tháng ba năm hai nghìn không trăm hai mươi "
-         "sáu."),
+         ("Bầu cử diễn ra vào chủ nhật ngày mười lăm tháng ba năm hai nghìn không trăm hai mươi "
+         "sáu.")),
         ("Hạn chót nộp hồ sơ là 2/9/2027.",
          "Hạn chót nộp hồ sơ là ngày hai tháng chín năm hai nghìn không trăm hai mươi bảy."),
         ("Tiêm vắc xin sởi vào ngày 1/6.", "Tiêm vắc xin sởi vào ngày một tháng sáu."),
         ("Từ 1/12 đến 15/12, xã tổ chức thu thuế sử dụng đất.",
-         "Từ ngày một tháng mười hai đến ngày mười lăm tháng mười hai, xã tổ chức thu thuế sử "
-         "dụng đất."),
+         ("Từ ngày một tháng mười hai đến ngày mười lăm tháng mười hai, xã tổ chức thu thuế sử "
+         "dụng đất.")),
         ("Ngày 20-11-2026 họp tổng kết.",
          "Ngày hai mươi tháng mười một năm hai nghìn không trăm hai mươi sáu họp tổng kết."),
         ("Đợt tiêm chủng diễn ra từ ngày 15-20/6.",
@@ -170,8 +170,8 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
         ("Ngày 22/12 kỷ niệm ngày thành lập Quân đội nhân dân Việt Nam.",
          "Ngày hai mươi hai tháng mười hai kỷ niệm ngày thành lập Quân đội nhân dân Việt Nam."),
         ("Hoàn thành trước ngày 31/12/2026.",
-         "Hoàn thành trước ngày ba mươi mốt tháng mười hai năm hai nghìn không trăm hai mươi "
-         "sáu."),
+         ("Hoàn thành trước ngày ba mươi mốt tháng mười hai năm hai nghìn không trăm hai mươi "
+         "sáu.")),
         ("Ra quân làm thủy lợi từ 5/1 đến 20/1.",
          "Ra quân làm thủy lợi từ ngày năm tháng một đến ngày hai mươi tháng một."),
         ("Ngày 27/7 thăm hỏi gia đình thương binh liệt sĩ.",
@@ -207,8 +207,8 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
         ("UBMTTQ xã phối hợp với các đoàn thể vận động nhân dân.",
          "ủy ban mặt trận tổ quốc xã phối hợp với các đoàn thể vận động nhân dân."),
         ("BCH PCTT&TKCN xã yêu cầu các thôn trực ban 24/24 giờ.",
-         "ban chỉ huy phòng chống thiên tai và tìm kiếm cứu nạn xã yêu cầu các thôn trực ban hai "
-         "mươi tư trên hai mươi tư giờ."),
+         ("ban chỉ huy phòng chống thiên tai và tìm kiếm cứu nạn xã yêu cầu các thôn trực ban hai "
+         "mươi tư trên hai mươi tư giờ.")),
         ("Đội PCCC thôn kiểm tra bình chữa cháy.",
          "Đội phòng cháy chữa cháy thôn kiểm tra bình chữa cháy."),
         ("Học sinh THCS đóng BHYT tại trường.",
@@ -314,25 +314,25 @@ _TABLE: dict[str, list[tuple[str, str]]] = {
     ],
     "notice": [
         ("UBND xã thông báo: do bão số 5, cắt điện từ 8h-17h T7, ngày 12/12 tại thôn Minh Đức.",
-         "ủy ban nhân dân xã thông báo: do bão số năm, cắt điện từ tám giờ đến mười bảy giờ thứ "
-         "bảy, ngày mười hai tháng mười hai tại thôn Minh Đức."),
+         ("ủy ban nhân dân xã thông báo: do bão số năm, cắt điện từ tám giờ đến mười bảy giờ thứ "
+         "bảy, ngày mười hai tháng mười hai tại thôn Minh Đức.")),
         ("Trạm y tế xã tiêm vắc xin sởi - rubella cho trẻ từ 1-5 tuổi vào sáng T5, 10/12.",
-         "Trạm y tế xã tiêm vắc xin sởi rubella cho trẻ từ một đến năm tuổi vào sáng thứ năm, "
-         "ngày mười tháng mười hai."),
+         ("Trạm y tế xã tiêm vắc xin sởi rubella cho trẻ từ một đến năm tuổi vào sáng thứ năm, "
+         "ngày mười tháng mười hai.")),
         ("Đề nghị các hộ nộp phí 20.000đ/tháng trước ngày 25/12, liên hệ 0912 345 678.",
-         "Đề nghị các hộ nộp phí hai mươi nghìn đồng một tháng trước ngày hai mươi lăm tháng "
-         "mười hai, liên hệ không chín một hai ba bốn năm sáu bảy tám."),
+         ("Đề nghị các hộ nộp phí hai mươi nghìn đồng một tháng trước ngày hai mươi lăm tháng "
+         "mười hai, liên hệ không chín một hai ba bốn năm sáu bảy tám.")),
         ("Cảnh báo lũ: mực nước sông Chu lúc 19h ngày 2/12 là 12,5 m, trên báo động II 0,3 m.",
-         "Cảnh báo lũ: mực nước sông Chu lúc mười chín giờ ngày hai tháng mười hai là mười hai "
-         "phẩy năm mét, trên báo động hai không phẩy ba mét."),
-        ("Ngày bầu cử 15/3/2026, cử tri mang theo thẻ cử tri và CCCD đến điểm bỏ phiếu từ 7h "
-         "đến 19h.",
-         "Ngày bầu cử ngày mười lăm tháng ba năm hai nghìn không trăm hai mươi sáu, cử tri mang "
-         "theo thẻ cử tri và căn cước công dân đến điểm bỏ phiếu từ bảy giờ đến mười chín giờ."),
-        ("Ai nhặt được ví da màu đen, trong có CCCD mang tên Lê Thị Hà, xin gọi 0868 111 222 "
-         "hoặc mang đến CAX. Xin cảm ơn!",
-         "Ai nhặt được ví da màu đen, trong có căn cước công dân mang tên Lê Thị Hà, xin gọi "
-         "không tám sáu tám một một một hai hai hai hoặc mang đến công an xã. Xin cảm ơn!"),
+         ("Cảnh báo lũ: mực nước sông Chu lúc mười chín giờ ngày hai tháng mười hai là mười hai "
+         "phẩy năm mét, trên báo động hai không phẩy ba mét.")),
+        (("Ngày bầu cử 15/3/2026, cử tri mang theo thẻ cử tri và CCCD đến điểm bỏ phiếu từ 7h "
+         "đến 19h."),
+         ("Ngày bầu cử ngày mười lăm tháng ba năm hai nghìn không trăm hai mươi sáu, cử tri mang "
+         "theo thẻ cử tri và căn cước công dân đến điểm bỏ phiếu từ bảy giờ đến mười chín giờ.")),
+        (("Ai nhặt được ví da màu đen, trong có CCCD mang tên Lê Thị Hà, xin gọi 0868 111 222 "
+         "hoặc mang đến CAX. Xin cảm ơn!"),
+         ("Ai nhặt được ví da màu đen, trong có căn cước công dân mang tên Lê Thị Hà, xin gọi "
+         "không tám sáu tám một một một hai hai hai hoặc mang đến công an xã. Xin cảm ơn!")),
     ],
 }
 
