@@ -117,6 +117,16 @@ async def test_a_voice_espeak_ng_lacks_is_422(api_client: httpx.AsyncClient,
     assert answer.json()["error"]["field"] == "voice"
 
 
+async def test_without_espeak_ng_the_preview_is_503_json(
+        api_client: httpx.AsyncClient, role_headers: dict[str, dict[str, str]],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no espeak-ng on the path
+    answer = await api_client.post("/speech/preview", json={"text": "xin chào"},
+                                   headers=role_headers["operator"])
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "speech_unavailable"
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"text": ""}, "text"),
     ({"text": " \n\t "}, "text"),
