@@ -4,6 +4,11 @@
 It is also the memory that keeps an item from airing twice: an airing is written (``playing``)
 before its first sample, so a controller killed in the middle of an item does not replay it
 after the restart; it finds the record without an outcome and closes it as ``failed``.
+
+That claim sits between the item's scheduled second and its first sample, so it does not wait
+for the SD card: the line is written first (from then on a killed process cannot lose it) and
+fsynced on the history's own thread while the item starts (``History.append(fsync_later=)``,
+docs/architecture.md). Every other record here is fsynced before the call returns.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ class AirLog:
         return key in self._seen
 
     def start(self, item: AirItem, *, at: datetime) -> dict[str, Any]:
+        """Claim an airing (outcome None) just before its first sample: seen from now on, in
+        this process and, once this returns, after any crash but a power cut."""
         self._seen.add(item.key)
         return self._history.append({**_fields(item), "outcome": None,
-                                     "claimed_at": at.isoformat()}, at=at)
+                                     "claimed_at": at.isoformat()}, at=at, fsync_later=True)
 
     def finish(self, record_id: str, outcome: str, *, at: datetime,
                started_at: datetime | None, reason: str | None = None,

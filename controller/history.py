@@ -7,7 +7,7 @@ byte. Here each record is one line appended to a JSON-lines file for its UTC day
 a query opens only the days it asks for, and retention deletes whole days.
 
 Crash and concurrency safety: a line goes out in one ``write`` on an ``O_APPEND`` descriptor and
-is fsynced. Lines are kept under PIPE_BUF, so the controller and a CLI command appending at the
+is fsynced (``fsync_later``: on a thread of its own, see ``append``). Lines are kept under PIPE_BUF, so the controller and a CLI command appending at the
 same moment do not interleave. A power cut can tear the last line: readers skip lines that do
 not parse, and the next append starts on a fresh line. (That check takes no lock, so an append
 racing another one may add an empty line; readers skip it too.)
@@ -28,6 +28,7 @@ import secrets
 import select
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,32 @@ class History:
         self.bytes_written = 0  # by this object, for the SD-wear figures in metrics and bench
         self._counter_lock = threading.Lock()
         self._directory_ready = False
+        # One thread for fsyncs the writer does not wait for (created at the first); one, so
+        # they run in the order of their writes.
+        self._syncer: ThreadPoolExecutor | None = None
+        self._syncs: list[Future[None]] = []
 
-    def append(self, record: Record, *, at: datetime) -> Record:
+    def sync_pending(self) -> None:
+        """Wait for the fsyncs of ``fsync_later`` appends made so far; raises StorageError if
+        one failed."""
+        with self._counter_lock:
+            syncs, self._syncs = self._syncs, []
+        for sync in syncs:
+            sync.result()
+
+    def append(self, record: Record, *, at: datetime, fsync_later: bool = False) -> Record:
         """Store ``record`` with a new ``id`` (time-sortable, unique across processes) and
-        ``time`` (ISO-8601 UTC, milliseconds, as in the id); returns what was stored."""
+        ``time`` (ISO-8601 UTC, milliseconds, as in the id); returns what was stored.
+
+        ``fsync_later``: return once the line is written, and fsync it on this history's own
+        thread. Written is enough for a process killed from then on (SIGKILL, OOM, a crash):
+        the kernel has the line and later readers see it. Only a power cut in the few
+        milliseconds before the fsync ends can lose it. For a write on a path that must not
+        wait for the SD card: the broadcast log's claim of an item (docs/architecture.md)."""
         _check_fields(record)
         ms = unix_ms(at)
         stored = {"id": f"{ms:013d}-{secrets.token_hex(3)}", "time": _iso(ms), **record}
-        self._append_line(_day_of(ms), stored)
+        self._append_line(_day_of(ms), stored, fsync_later=fsync_later)
         return stored
 
     def amend(self, record_id: str, changes: Record, *, at: datetime) -> Record | None:
@@ -141,43 +160,72 @@ class History:
     def _segment(self, day: date) -> Path:
         return self.directory / f"{day.isoformat()}.jsonl"
 
-    def _append_line(self, day: date, entry: Record) -> None:
+    def _append_line(self, day: date, entry: Record, *, fsync_later: bool = False) -> None:
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         if len(line) > MAX_LINE_BYTES:
             raise ValueError(f"a {self.directory.name} record must encode to at most "
                              f"{MAX_LINE_BYTES} bytes (got {len(line)}): shorten its fields")
         path = self._segment(day)
+        fd = -1
         try:
-            self._ensure_directory()
+            # Folders whose entries must reach the disk too: the first day file must not be
+            # lost with its folder, nor a new day file with its name (a power cut).
+            folders = self._ensure_directory()
             fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # the last line was torn by a crash: start a new one
-                if os.write(fd, line) != len(line):
-                    raise OSError("short write (disk full?)")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # the last line was torn by a crash: start a new one
+            if os.write(fd, line) != len(line):
+                raise OSError("short write (disk full?)")
             if size == 0:
-                fsync_dir(self.directory)  # a new day file must survive a power cut too
+                folders.append(self.directory)
+            if fsync_later:
+                self._sync_later(path, fd, folders)
+                fd = -1  # the syncing thread closes it
+            else:
+                _sync(fd, folders)
         except OSError as exc:
             raise StorageError(f"{path}: cannot append: {exc}") from exc
+        finally:
+            if fd >= 0:
+                os.close(fd)
         with self._counter_lock:
             self.bytes_written += len(line)
 
-    def _ensure_directory(self) -> None:
+    def _sync_later(self, path: Path, fd: int, folders: list[Path]) -> None:
+        def sync() -> None:
+            try:
+                _sync(fd, folders)
+            except OSError as exc:
+                log.error("%s: fsync after an append failed: %s", path, exc)
+                raise StorageError(f"{path}: cannot fsync: {exc}") from exc
+            finally:
+                os.close(fd)
+
+        with self._counter_lock:
+            if self._syncer is None:
+                self._syncer = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"history-{self.directory.name}-fsync")
+            self._syncs = [s for s in self._syncs if not s.done() or s.exception()]
+            try:
+                self._syncs.append(self._syncer.submit(sync))
+                return
+            except RuntimeError:  # the interpreter is shutting down: no new threads
+                pass
+        sync()
+
+    def _ensure_directory(self) -> list[Path]:
+        """Create the folder (once); the folders whose entries are new, to fsync."""
         if self._directory_ready:
-            return
+            return []
         missing = []
         folder = self.directory
         while not folder.is_dir():
             missing.append(folder)
             folder = folder.parent
         self.directory.mkdir(parents=True, exist_ok=True)
-        for created in missing:
-            fsync_dir(created.parent)  # so the first day file is not lost with its folder
         self._directory_ready = True
+        return [created.parent for created in missing]
 
     def _read_day(self, day: date) -> list[Record]:
         """The day's records in file order, amendments folded in."""
@@ -202,6 +250,12 @@ class History:
                 records[target].update(
                     {k: v for k, v in entry.items() if k not in ("amends", "time")})
         return list(records.values())
+
+
+def _sync(fd: int, folders: list[Path]) -> None:
+    os.fsync(fd)
+    for folder in folders:
+        fsync_dir(folder)
 
 
 def unix_ms(at: datetime) -> int:

@@ -210,3 +210,38 @@ def test_an_unreadable_day_is_a_storage_error(events: History) -> None:
     segment.mkdir()  # reading a folder fails whoever runs the test, root included
     with pytest.raises(StorageError, match=r"2026-11-21\.jsonl"):
         events.get(record["id"])
+
+
+KILLED_AFTER_APPEND = """
+import os, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from controller.history import History
+
+history = History(Path(sys.argv[1]), "broadcasts")
+record = history.append({"key": "program:morning@1", "outcome": None},
+                        at=datetime(2026, 11, 22, 23, 0, tzinfo=UTC), fsync_later=True)
+print(record["id"], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # before the fsync thread can have been waited for
+"""
+
+
+@pytest.mark.integration
+def test_an_append_whose_fsync_is_left_to_a_thread_survives_a_kill(tmp_path: Path) -> None:
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_APPEND, str(tmp_path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    (record,) = History(tmp_path, "broadcasts").query()
+    assert record["id"] == killed.stdout.strip()
+    assert record["key"] == "program:morning@1"
+
+
+def test_an_append_with_its_fsync_later_reads_back_at_once(events: History) -> None:
+    first = events.append({"n": 1}, at=DAY1, fsync_later=True)
+    second = events.append({"n": 2}, at=DAY1 + timedelta(days=1), fsync_later=True)
+    assert events.query() == [first, second]
+    events.sync_pending()  # both fsynced, or a StorageError
+    assert events.query() == [first, second]
+    assert events.bytes_written == sum(
+        len(json.dumps(r, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+        for r in (first, second))
