@@ -250,7 +250,7 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
     assert sorted(writers) == [
         ("POST", "/announcements"), ("POST", "/audio"), ("POST", "/broadcast-programs"),
         ("POST", "/calendars"), ("POST", "/firmware"), ("POST", "/firmware/{firmware_id}/rollout"),
-        ("POST", "/lighting-programs"), ("POST", "/overrides"),
+        ("POST", "/lighting-programs"), ("POST", "/overrides"), ("POST", "/speech/preview"),
         ("POST", "/tokens"), ("PUT", "/broadcast-programs/{program_id}"),
         ("PUT", "/calendars/{calendar_id}"), ("PUT", "/lighting-programs/{program_id}")]
     assert {k: v for k, v in answers.items() if v not in ERROR_STATUSES} == {}
