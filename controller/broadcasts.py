@@ -47,7 +47,7 @@ from controller.store import Store
 from controller.zones import ZoneSwitch
 from drivers import audio
 from drivers.errors import AudioError
-from schedules.broadcasts import QuietHours, level_rank, may_air
+from schedules.broadcasts import level_rank, may_air
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class BroadcastCoordinator:
         self._sink = sink
         self._alarms = alarms
         self._tz = ZoneInfo(config.site.timezone)
-        self._quiet = QuietHours.parse(config.broadcast.quiet_hours)
+        self._quiet = config.broadcast.quiet_hours  # parsed once, by the config
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.current: Airing | None = None

@@ -192,7 +192,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from controller import demo
 
-    return asyncio.run(demo.run_with_optional_demo(args, _load))
+    return asyncio.run(demo.run_with_optional_demo(args, _load_runnable))
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

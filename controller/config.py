@@ -48,11 +48,12 @@ Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 
 
 class FieldProblem(ValueError):
-    """A validator's complaint about a part below the field it checks (``subpath``, e.g.
-    ``times[1]``), so that the reported path points at that part."""
+    """A validator's complaint about a part below the place it checks (``parts``, e.g.
+    ``("dates", 1)``), carried as data so that the config's dotted path and the API's ``field``
+    point at that part without anyone reading the message."""
 
-    def __init__(self, subpath: str, message: str) -> None:
-        self.subpath = subpath
+    def __init__(self, parts: tuple[str | int, ...], message: str) -> None:
+        self.parts = parts
         self.message = message
         super().__init__(message)
 
@@ -298,11 +299,34 @@ class CalendarConfig(_Frozen):
     @model_validator(mode="after")
     def _understood(self) -> CalendarConfig:
         try:
-            Calendar(id=self.id, dates=tuple(self.dates), ranges=tuple(map(tuple, self.ranges)),
-                     public_holidays=self.public_holidays)
+            self._calendar(self.dates, self.ranges, self.public_holidays)
         except ScheduleError as exc:
-            raise ValueError(str(exc).removeprefix(f"calendar {self.id!r}: ")) from None
+            culprit = self._culprit()
+            message = str(exc).removeprefix(f"calendar {self.id!r}: ")
+            if culprit:
+                message = message.removeprefix(f"{culprit[0]}: ")
+            raise FieldProblem(culprit, message) from None
         return self
+
+    def _calendar(self, dates: list[str], ranges: list[tuple[str, str]],
+                  public_holidays: str | None) -> Calendar:
+        return Calendar(id=self.id, dates=tuple(dates), ranges=tuple(map(tuple, ranges)),
+                        public_holidays=public_holidays)
+
+    def _culprit(self) -> tuple[str | int, ...]:
+        """The entry to blame: the schedule code names the value, not its place, so each
+        entry is tried alone (only once the whole calendar failed)."""
+        pieces: list[tuple[tuple[str | int, ...], tuple[Any, Any, Any]]] = [
+            *((("dates", i), ([d], [], None)) for i, d in enumerate(self.dates)),
+            *((("ranges", i), ([], [r], None)) for i, r in enumerate(self.ranges)),
+            (("public_holidays",), ([], [], self.public_holidays)),
+        ]
+        for parts, piece in pieces:
+            try:
+                self._calendar(*piece)
+            except ScheduleError:
+                return parts
+        return ()
 
 
 class AmplifierConfig(_Frozen):
@@ -421,8 +445,12 @@ class BroadcastProgramConfig(_Frozen):
             # The schedule code names the part it refused ("schedule.times[1]: ...") at the
             # start of its message; the field path already ends in "schedule".
             where, _, message = str(exc).partition(": ")
-            if where.startswith("schedule") and message:
-                raise FieldProblem(where.removeprefix("schedule").lstrip("."), message) from None
+            parts = re.fullmatch(r"schedule(?:\.(\w+)(?:\[(\d+)\])?)?", where)
+            if parts and message:
+                name, index = parts.groups()
+                found = tuple(p for p in (name, None if index is None else int(index))
+                              if p is not None)
+                raise FieldProblem(found, message) from None
             raise ValueError(str(exc)) from None
         return value
 
@@ -616,7 +644,7 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
         loc = [p for p in loc if p not in {"int", "str", "list[int]", "MqttConfig"}]
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldProblem):
-            loc.append(cause.subpath)
+            loc += [str(p) for p in cause.parts]
             message = cause.message
         else:
             message = error["msg"].removeprefix("Value error, ")

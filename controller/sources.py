@@ -21,9 +21,8 @@ from drivers.pcm import PCM_RATE
 from drivers.tts import SpeechSynth
 
 CHUNK_S = 0.1
-# A guess of speech length before it is synthesised (for conflicts): Vietnamese is read at
-# about 140 words a minute by the default voice settings.
-WORDS_PER_S = 140 / 60
+# A guess of speech length before it is synthesised (for conflicts and the plan): words at
+# the synthesiser's rate (broadcast.tts_words_per_minute).
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class SourcePlayer:
             if item["type"] == "tts":
                 cached = self._synth.cache_path(item["text"], voice=item.get("voice"))
                 total += wav_seconds(cached) if cached.exists() else \
-                    len(item["text"].split()) / WORDS_PER_S
+                    len(item["text"].split()) / (self._synth.words_per_minute / 60)
             elif item["type"] == "audio":
                 doc = self._library.get(item["audio_id"])
                 total += float(doc["duration_s"]) if doc else 0.0

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from controller.api.models import ErrorBody, ErrorPublic
+from controller.config import FieldProblem
 
 CODES = {
     400: "bad_request",
@@ -102,8 +103,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first: dict[str, Any] = dict(errors[0]) if errors else {}
     if first.get("type") == "json_invalid":  # from a route that parses with json.loads
         return error_response(400, "malformed_json", "the body is not valid JSON")
-    field = field_of(first.get("loc", ()))
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    cause = first.get("ctx", {}).get("error")
+    below = cause.parts if isinstance(cause, FieldProblem) else ()  # a part of that field
+    field = field_of((*first.get("loc", ()), *below))
+    message = (cause.message if isinstance(cause, FieldProblem) else
+               str(first.get("msg", "invalid")).removeprefix("Value error, "))
     if first.get("type") == "missing" and field is None:
         message = "a JSON body is required"
     if len(errors) > 1:

@@ -248,9 +248,12 @@ CASES = [
                                 'on = "sunset", level = 100'),
          paths="lighting_programs[1].windows[0].off", says="is required"),
     # calendars
-    case("impossible date", ('dates = ["09-02"', 'dates = ["13-45"'), paths="calendars[0]"),
+    case("impossible date", ('dates = ["09-02"', 'dates = ["13-45"'),
+         paths="calendars[0].dates[0]", says="no such date"),
+    case("impossible lunar date", ('"lunar:01-15"', '"lunar:13-01"'),
+         paths="calendars[0].dates[1]"),
     case("unknown country", ('public_holidays = "VN"', 'public_holidays = "XX"'),
-         paths="calendars[0]", says="XX"),
+         paths="calendars[0].public_holidays", says="unknown country code 'XX'"),
     # amplifiers and zones
     case("warm-up too long", ("warmup_s = 3", "warmup_s = 100"),
          paths="amplifiers[0].warmup_s"),
