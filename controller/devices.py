@@ -4,6 +4,11 @@ and the health of each (online, last error, latency).
 Health is tracked per device, not per bus: on a shared RS-485 line one dead board must not mark
 its neighbours offline. A device that goes down is logged once, and once when it is back
 (STYLE: the coordinator logs state transitions, not every failed poll).
+
+A device's health is a frozen record, replaced whole in ``health`` on every change: the API
+thread reads it (``describe``, /status, /metrics) while the coordinators' loop updates it, and
+must never see a record half changed (``down_since`` cleared after it checked it was set;
+docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,7 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeviceHealth:
     online: bool | None = None  # None: not asked yet
     last_error: str | None = None
@@ -65,26 +70,29 @@ class DeviceManager:
 
     async def call(self, device_id: str, operation: Callable[[Any], Awaitable[T]]) -> T:
         """Run one driver operation, keeping the device's health; DeviceError propagates."""
-        health = self.health[device_id]
         started = self._clock.monotonic()
-        health.last_try_at = self._clock.now()
-        health.transactions += 1
+        health = self.health[device_id]
+        self.health[device_id] = replace(health, last_try_at=self._clock.now(),
+                                         transactions=health.transactions + 1)
         try:
             result = await operation(self.drivers[device_id])
         except DeviceError as exc:
-            health.failures += 1
-            health.last_error = str(exc)
-            if isinstance(exc, DeviceUnavailable) and health.online is not False:
-                health.online = False
-                health.down_since = self._clock.now()
+            # Read again: another operation on this device may have ended while this one ran.
+            health = self.health[device_id]
+            went_down = isinstance(exc, DeviceUnavailable) and health.online is not False
+            self.health[device_id] = replace(
+                health, failures=health.failures + 1, last_error=str(exc),
+                online=False if went_down else health.online,
+                down_since=self._clock.now() if went_down else health.down_since)
+            if went_down:
                 log.warning("device %s is offline: %s", device_id, exc)
             raise
-        health.latency_s = self._clock.monotonic() - started
-        health.last_ok_at = self._clock.now()
+        health = self.health[device_id]
         if health.online is False:
             log.info("device %s is back online", device_id)
-        health.online = True
-        health.down_since = None
+        self.health[device_id] = replace(health, latency_s=self._clock.monotonic() - started,
+                                         last_ok_at=self._clock.now(), online=True,
+                                         down_since=None)
         return result
 
     async def probe(self, device_id: str) -> dict[str, Any]:

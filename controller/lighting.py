@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,8 +60,13 @@ class Desired:
     until: datetime | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class CircuitRecord:
+    """What the coordinator knows of a circuit. Frozen, and replaced whole in ``records`` on
+    each change: the API thread reads it while the coordinators' loop writes it, and must not
+    see a level from one read beside the time of another, nor a level cleared under it
+    (docs/architecture.md)."""
+
     desired: Desired | None = None
     commanded_level: int | None = None
     commanded_at: datetime | None = None
@@ -175,7 +180,7 @@ class LightingCoordinator:
                 # else when the new one began (an override created a moment ago).
                 ended = previous.until if previous.until and previous.until <= now else None
                 self._due[circuit.id] = ended or wanted.since or now
-            record.desired = wanted
+            self.records[circuit.id] = replace(record, desired=wanted)
         if check:
             self._next_check_mono = mono + self._settings.check_interval_s
         device_ids = set(self._circuits_by_device) | set(self._meters)
@@ -217,7 +222,7 @@ class LightingCoordinator:
         self._devices.known[device_id] = None  # unknown until read back again
         self._offline_since_verified.add(device_id)
         for circuit in self._circuits_by_device.get(device_id, []):
-            self.records[circuit.id].actual_level = None
+            self.records[circuit.id] = replace(self.records[circuit.id], actual_level=None)
         self._alarms.raise_alarm("device_offline", device_id, f"no answer: {exc}")
 
     async def _apply_outputs(self, device_id: str, driver: RelayBoard | Dimmer, *,
@@ -244,9 +249,9 @@ class LightingCoordinator:
             self._devices.known[device_id] = [changes.get(i, v) for i, v in enumerate(known)]
             for circuit in circuits:
                 if set(circuit.channels) & set(changes):
-                    record = self.records[circuit.id]
-                    record.commanded_level = self._wanted_level(circuit)
-                    record.commanded_at = written_at
+                    self.records[circuit.id] = replace(
+                        self.records[circuit.id], commanded_level=self._wanted_level(circuit),
+                        commanded_at=written_at)
             self._record_lateness(circuits, written_at)
             # Give the lamps time to draw current before the meter is judged.
             self._next_check_mono = min(self._next_check_mono,
@@ -292,13 +297,12 @@ class LightingCoordinator:
         read_at = self._clock.now()
         self._devices.known[device_id] = list(values)
         for circuit in self._circuits_by_device.get(device_id, []):
-            record = self.records[circuit.id]
             if isinstance(driver, Dimmer):
-                record.actual_level = int(values[circuit.channels[0]])
+                level = int(values[circuit.channels[0]])
             else:
-                record.actual_level = circuit.level_of({ch for ch in circuit.channels
-                                                        if values[ch]})
-            record.read_at = read_at
+                level = circuit.level_of({ch for ch in circuit.channels if values[ch]})
+            self.records[circuit.id] = replace(self.records[circuit.id], actual_level=level,
+                                               read_at=read_at)
         return list(values)
 
     def _drifted(self, device_id: str, circuits: list[CircuitConfig],
