@@ -183,7 +183,7 @@ PER_UNITS: dict[str, str] = {"kg": "ki lô gam", "m2": "mét vuông", "m²": "m�
 # Words after which a Roman numeral is a number ("quý II", "Đại hội XIII", "khóa XV").
 ROMAN_AFTER = ("quý", "lần thứ", "kỳ họp thứ", "thứ", "đại hội", "hội nghị", "khóa", "khoá",
                "kỳ", "kì", "đợt", "giai đoạn", "phần", "chương", "mục", "thế kỷ", "thế kỉ",
-               "phiên", "tập", "loại", "vòng", "cấp", "khu vực", "báo động")
+               "phiên", "tập", "loại", "vòng", "cấp", "khu vực", "vùng", "báo động")
 
 
 def read_integer(n: int, *, southern: bool = False) -> str:
@@ -279,7 +279,7 @@ _BCH = re.compile(r"(?<![\w.])BCH(?![\w])(?=\s*(Đảng|Chi bộ|chi bộ|Đoàn
                   r"công đoàn|Chi hội|chi hội)\b)?")
 # "Thông báo số 45/TB-UBND": the slash of a document number is not read.
 _DOCUMENT_NUMBER = re.compile(r"(?<=\d)/(?=[A-ZĐ]{2,}(?:-[A-ZĐ]+)*(?![\w/]))")
-_ROUND_THE_CLOCK = re.compile(r"(?<![\d/])24/24(?![\d/])")  # "trực 24/24": day and night
+_ROUND_THE_CLOCK = re.compile(r"(?<![\d/])24/(24|7)(?![\d/])")  # "trực 24/24", "24/7"
 _WEEKDAY = re.compile(r"(?<![\w/])(?:T([2-7])|(CN))(?![\w/]|[.,]\d)")
 _WEEKDAY_RANGE = re.compile(r"(?i)(thứ\s+\w+|chủ nhật)\s*[–—-]\s*(?=thứ\b|chủ nhật)")
 _WEEKDAY_DIGITS_RANGE = re.compile(r"(?i)\b(thứ)\s+([2-7])\s*[–—-]\s*([2-7])(?![\w:])")
@@ -384,7 +384,7 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
         (_EMERGENCY, lambda m: _digit_groups(m.group(1) or m.group(2))),
         (_SHORT_NUMBER, _short_number),
         (_DOCUMENT_NUMBER, lambda m: " "),
-        (_ROUND_THE_CLOCK, lambda m: "hai mươi tư trên hai mươi tư"),
+        (_ROUND_THE_CLOCK, _round_the_clock),
         (_DATE_RANGE, lambda m: _date_range(m, n)),
         (_DATE, lambda m: _date(m, n)),
         (_DASH_DATE, lambda m: _dash_date(m, n)),
@@ -428,6 +428,12 @@ def _bch(match: re.Match[str]) -> str:
     return "ban chấp hành" if match.group(1) else "ban chỉ huy"
 
 
+def _round_the_clock(match: re.Match[str]) -> str:
+    if _DATE_WORDS_BEFORE.search(_before(match)):  # "ngày 24/7" is the 24th of July
+        return match.group(0)
+    return "hai mươi tư trên " + read_integer(int(match.group(1)))
+
+
 def _weekday(match: re.Match[str]) -> str:
     if match.group(1):
         return "thứ " + {"4": "tư"}.get(match.group(1), _DIGITS[int(match.group(1))])
@@ -469,11 +475,13 @@ def _day_month(day: int, month: int, year: str | None, southern: bool) -> list[s
 
 
 _NO_DAY_WORD_AFTER = re.compile(
-    r"(?i)(?:\b(?:ngày|mùng|mồng|lễ|dịp|kỷ niệm|hôm|quốc khánh)|\d{1,2}\s?[-–/]\s?\d{1,2}\s*(?:và|,))\s*$")
+    r"(?i)(?:\b(?:ngày|mùng|mồng|lễ|dịp|kỷ niệm|hôm|quốc khánh)"
+    r"|\bngày\s+(?:thứ\s+\w+|chủ nhật)\s*,?|\d{1,2}\s?[-–/]\s?\d{1,2}\s*(?:và|,))\s*$")
 
 
 def _day_prefix(match: re.Match[str]) -> list[str]:
-    # "ngày" is said once: not after "ngày", "mùng", "lễ" ("lễ 30-4"), nor in "30-4 và 1-5".
+    # "ngày" is said once: not after "ngày", "mùng", "lễ" ("lễ 30-4"), "ngày CN", nor in
+    # "30-4 và 1-5".
     return [] if _NO_DAY_WORD_AFTER.search(_before(match)) else ["ngày"]
 
 
@@ -492,10 +500,15 @@ def _date(match: re.Match[str], southern: bool) -> str:
     month = int(slash_month or dash_month)
     year = slash_year or dash_year
     if slash_day and not year and _is_share(match, day, month):
-        return f"{read_integer(day, southern=southern)} phần {_month_word(month, southern)}"
+        return _share(day, month, southern)
     if not (1 <= day <= 31 and 1 <= month <= 12):
         return match.group(0)
     return " ".join(_day_prefix(match) + _day_month(day, month, year, southern))
+
+
+def _share(numerator: int, denominator: int, southern: bool) -> str:
+    # "một phần tư", as for the month: 4 below is "tư"
+    return f"{read_integer(numerator, southern=southern)} phần {_month_word(denominator, southern)}"
 
 
 def _is_share(match: re.Match[str], numerator: int, denominator: int) -> bool:
@@ -518,7 +531,7 @@ def _dash_date(match: re.Match[str], southern: bool) -> str:
 def _month_year(match: re.Match[str], southern: bool) -> str:
     month, year = int(match.group(1)), int(match.group(2))
     if not 1900 <= year <= 2100 and month < year:  # "tỷ lệ 1/1000": a share, not a year
-        return f"{read_integer(month, southern=southern)} phần {read_integer(year, southern=southern)}"
+        return _share(month, year, southern)
     if not 1 <= month <= 12:
         return match.group(0)
     words = [] if _preceded_by(match, "tháng") else ["tháng"]
