@@ -38,7 +38,9 @@ def clock_synced(runtime: Runtime) -> bool:
 
 def is_degraded(runtime: Runtime) -> bool:
     alarm_open = any(r.get("severity") == "alarm" for r in runtime.alarms.open_alarms())
-    device_down = any(h.online is False for h in runtime.devices.health.values())
+    # One copy of the health records (each frozen), then iterate the copy: the dict belongs
+    # to the coordinators' loop (docs/architecture.md).
+    device_down = any(h.online is False for h in tuple(runtime.devices.health.values()))
     return alarm_open or device_down
 
 
