@@ -368,7 +368,7 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
     # "[[" switches espeak-ng to phoneme input; keep brackets as plain punctuation.
     text = text.replace("[", "(").replace("]", ")")
     text = _SPACES.sub(" ", text)  # also NBSP and narrow NBSP ("30 °C")
-    n = southern
+    south = southern
     rules: list[tuple[re.Pattern[str], _Rule]] = [
         (_COMRADE, _comrade),
         (_BCH, _bch),
@@ -385,18 +385,18 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
         (_SHORT_NUMBER, _short_number),
         (_DOCUMENT_NUMBER, lambda m: " "),
         (_ROUND_THE_CLOCK, _round_the_clock),
-        (_DATE_RANGE, lambda m: _date_range(m, n)),
-        (_DATE, lambda m: _date(m, n)),
-        (_DASH_DATE, lambda m: _dash_date(m, n)),
-        (_MONTH_YEAR, lambda m: _month_year(m, n)),
+        (_DATE_RANGE, lambda m: _date_range(m, south)),
+        (_DATE, lambda m: _date(m, south)),
+        (_DASH_DATE, lambda m: _dash_date(m, south)),
+        (_MONTH_YEAR, lambda m: _month_year(m, south)),
         (_RANGE, lambda m: f"{m.group(1) or ''} đến "),
         (_NEGATIVE, lambda m: "âm "),
-        (_TIME, lambda m: _time(m, n)),
-        (_ORDINAL, lambda m: _ordinal(m.group(1), int(m.group(2)), n)),
-        (_ROMAN_IN_CONTEXT, lambda m: _roman(m, n)),
+        (_TIME, lambda m: _time(m, south)),
+        (_ORDINAL, lambda m: _ordinal(m.group(1), int(m.group(2)), south)),
+        (_ROMAN_IN_CONTEXT, lambda m: _roman(m, south)),
         # Before numbers, which would read the "3" of "đồng/m3" as a number.
         (_PER_UNIT, lambda m: " một " + (PER_UNITS[m.group(1)] if m.group(1) else "")),
-        (_NUMBER, lambda m: _number(m, n)),
+        (_NUMBER, lambda m: _number(m, south)),
     ]
     for pattern, rule in rules:
         text = pattern.sub(rule, text)
@@ -405,18 +405,19 @@ def normalise_vietnamese(text: str, *, southern: bool = False) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _before(match: re.Match[str], group: int = 0) -> str:
-    return match.string[: match.start(group)]
+def _before(match: re.Match[str]) -> str:
+    return match.string[: match.start()]
 
 
-def _after(match: re.Match[str], group: int = 0) -> str:
-    return match.string[match.end(group):]
+def _after(match: re.Match[str]) -> str:
+    return match.string[match.end():]
 
 
 def _comrade(match: re.Match[str]) -> str:
     # "Đ/c Nguyễn Văn A" is a comrade; "đ/c: thôn 3" on a lost-papers notice is an address.
-    return " địa chỉ:" if match.group(2) else ("Đồng chí" if match.group(1) == "Đ" and
-                                              _sentence_start(match) else "đồng chí")
+    if match.group(2):
+        return " địa chỉ:"
+    return "Đồng chí" if match.group(1) == "Đ" and _sentence_start(match) else "đồng chí"
 
 
 def _sentence_start(match: re.Match[str]) -> bool:
