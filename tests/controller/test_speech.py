@@ -21,7 +21,12 @@ NOTICE = "Đ/c Hà, UBND xã: họp lúc 7h30 CN, ngày 6/12; phí 50.000đ/thá
 SPOKEN = ("Đồng chí Hà, ủy ban nhân dân xã: họp lúc bảy giờ ba mươi phút chủ nhật, ngày sáu "
           "tháng mười hai; phí năm mươi nghìn đồng một tháng; gọi không chín một hai ba bốn năm "
           "sáu bảy tám.")
-NO_CONFIG = ["--config", "/nonexistent/communectl.toml"]
+
+
+@pytest.fixture(autouse=True)
+def _no_installed_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The defaults (voice vi, 140 words a minute), whatever config this machine has.
+    monkeypatch.setenv("COMMUNECTL_CONFIG", str(tmp_path / "absent.toml"))
 
 
 def wav_seconds(data: bytes) -> float:
