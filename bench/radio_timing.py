@@ -3,7 +3,10 @@ a simulated board over Modbus TCP, espeak-ng speech, the WAV file sink):
 
 1. start accuracy: scheduled second to first sample written, over many announcements;
    baseline: the event loop's own accuracy at waking for a wall-clock second and writing a
-   file, measured the same way in the same process.
+   file, measured the same way in the same process. Beside it, what storage costs on that
+   path: the broadcast log's claim of an item ("playing", written before its first sample)
+   appended as the controller does it now, and appended with its fsync waited for (as it
+   was before the fsync moved off the path, docs/architecture.md), in the same folder.
 2. emergency cut-in: from sending POST /announcements (emergency) while another item plays, to
    the emergency's first samples in the sink; cold (new text: speech synthesised on the spot)
    and cached; baseline: the same API call's round trip for a normal announcement.
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from controller.app import run_controller
 from controller.clock import SystemClock
 from controller.config import parse_config
+from controller.history import History
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 
@@ -95,8 +99,33 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {percentile(values, 50):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
-            f"max {max(values):7.1f} ms  (n={len(values)})")
+    return (f"p50 {percentile(values, 50):7.2f} ms  p95 {percentile(values, 95):7.2f} ms  "
+            f"p99 {percentile(values, 99):7.2f} ms  max {max(values):7.2f} ms  (n={len(values)})")
+
+
+def claim_costs(folder: Path) -> tuple[list[float], list[float] | None]:
+    """Milliseconds to append a claim like the broadcast log's, as ``AirLog.start`` does it
+    (on the path between the due second and the first sample), and with the fsync waited for
+    (None where this History has no deferred fsync: then both are the same path)."""
+    history = History(folder, "claims")
+    record = {"key": "program:bench@2026-12-02T06:00:00+07:00", "kind": "program",
+              "ref": "bench", "title": "Bản tin buổi sáng", "level": "normal",
+              "zones": ["minh-duc"], "outcome": None}
+    deferred = hasattr(history, "sync_pending")
+    now_path, synced = [], []
+    for _ in range(ITEMS):
+        started = time.perf_counter()
+        if deferred:
+            history.append(record, at=datetime.now(UTC), fsync_later=True)
+        else:
+            history.append(record, at=datetime.now(UTC))
+        now_path.append((time.perf_counter() - started) * 1000)
+        if deferred:
+            history.sync_pending()
+            started = time.perf_counter()
+            history.append(record, at=datetime.now(UTC))
+            synced.append((time.perf_counter() - started) * 1000)
+    return now_path, synced if deferred else None
 
 
 async def loop_floor(folder: Path) -> list[float]:
@@ -214,6 +243,10 @@ async def main() -> None:
             print(f"  baseline: loop wake + file write      {summary(floor)}")
             print(f"  p99 ratio to the baseline: {percentile(offsets, 99) / max(percentile(floor, 99), 0.01):.1f}x"
                   f"; goal p99 < 250 ms: {'met' if percentile(offsets, 99) < 250 else 'NOT met'}")
+            on_path, synced = claim_costs(data / "history")
+            print(f"  storage on that path: the log's claim   {summary(on_path)}")
+            if synced is not None:
+                print(f"  the same claim with its fsync waited    {summary(synced)}")
             air = data / "air"
             cold = await cut_in(client, air, cold=True)
             cached = await cut_in(client, air, cold=False)
