@@ -749,10 +749,8 @@ def cross_check(config: Config, *,
         if circuit.program and circuit.program not in programs:
             problems.append(f"{at('circuits', i)}.program: unknown lighting programme "
                             f"{circuit.program!r}")
-        if circuit.meter is not None:
-            if circuit.meter in broken_devices:
-                pass
-            elif circuit.meter not in devices:
+        if circuit.meter is not None and circuit.meter not in broken_devices:
+            if circuit.meter not in devices:
                 problems.append(f"{at('circuits', i)}.meter: unknown device {circuit.meter!r}")
             elif kinds.get(circuit.meter, ("meter",))[0] != "meter":
                 problems.append(f"{at('circuits', i)}.meter: device {circuit.meter!r} is not a meter")
