@@ -27,10 +27,10 @@ from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.api import front
-from controller.api.server import ApiServer, event_loop_runner
+from controller.http import front
+from controller.http.server import ApiServer, event_loop_runner
 from controller.app import run_controller
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import validate_config
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
@@ -129,7 +129,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def serve_bare(fd: int) -> None:
     """The baseline, served as the front process serves /status: a process of its own, the
-    same event loop, niceness and uvicorn settings (controller.api.front)."""
+    same event loop, niceness and uvicorn settings (controller.http.front)."""
     os.nice(front.FRONT_NICENESS)
     server = ApiServer(uvicorn.Config(bare_app(), log_level="warning", access_log=False,
                                       ws="none"))

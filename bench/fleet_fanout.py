@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import parse_config
 from controller.runtime import Runtime, build_runtime
 from firmware_bridge.bridge import connect

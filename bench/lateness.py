@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import validate_config
 from controller.runtime import build_runtime
 from drivers.modbus import ModbusBus

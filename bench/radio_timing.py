@@ -30,9 +30,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.app import run_controller
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import parse_config
-from controller.history import History
+from controller.platform.history import History
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 

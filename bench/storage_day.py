@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinydb import TinyDB
 
-from controller.clock import FakeClock
+from controller.platform.clock import FakeClock
 from controller.config import parse_config
 from controller.runtime import build_runtime
 from drivers.simulator import SimulatedCabinet

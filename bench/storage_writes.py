@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
-from controller.history import History, unix_ms
+from controller.platform.history import History, unix_ms
 
 SIZES = (100, 1_000, 10_000)
 HISTORY_APPENDS = 200

@@ -1,8 +1,8 @@
 """The running controller: one task group with the coordinators and the API, and a stop that
 leaves the hardware and the storage in a known state.
 
-HTTP comes in through a process of its own (controller.api.front, watched by
-controller.front_process) on the port this process binds; it forwards what it does not answer
+HTTP comes in through a process of its own (controller.http.front, watched by
+controller.http.front_process) on the port this process binds; it forwards what it does not answer
 itself to the API, which runs here on a thread and event loop of its own, on a Unix socket
 (``api.front_process = false``: the API serves the port itself).
 
@@ -28,14 +28,14 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
-from controller import systemd
-from controller.api.app import body_limits, create_app
-from controller.api.server import ApiServer
-from controller.clock import Clock
+from controller.platform import systemd
+from controller.http.app import body_limits, create_app
+from controller.http.server import ApiServer
+from controller.platform.clock import Clock
 from controller.config import Config
-from controller.front_process import FrontProcess
+from controller.http.front_process import FrontProcess
 from controller.runtime import Runtime, build_runtime
-from controller.store import Store
+from controller.platform.store import Store
 from drivers.errors import ControllerError
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import logging
 import sys
 from datetime import date, datetime
 
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import Config, config_path, load_config, require_installed
 from drivers.errors import ConfigError, ControllerError
 
@@ -204,7 +204,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         window_bounds,
         window_problem,
     )
-    from controller.programs import site_of
+    from controller.lighting.programs import site_of
 
     config, _ = _load(args)
     site = site_of(config)
@@ -229,8 +229,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _token_registry(args: argparse.Namespace):
-    from controller.store import Store
-    from controller.tokens import TokenRegistry
+    from controller.platform.store import Store
+    from controller.platform.tokens import TokenRegistry
 
     config, _ = _load(args)
     return TokenRegistry(Store(config.storage.path))
@@ -271,7 +271,7 @@ def _cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from controller.devices import DeviceManager
+    from controller.platform.devices import DeviceManager
 
     config, _ = _load(args)
 

@@ -2,7 +2,7 @@
 
 The config describes the installation: site, wiring, connections. What people change while the
 controller runs (programmes, calendars, overrides, tokens) lives in storage; the programmes and
-calendars written here only seed storage on first start (see ``controller.programs``).
+calendars written here only seed storage on first start (see ``controller.lighting.programs``).
 
 Every problem is reported at once, one line each, as ``dotted.path: message``; ``load_config``
 raises ``ConfigError`` carrying those lines and nothing is started.
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from controller.source_models import Source
+from controller.radio.source_models import Source
 from drivers.errors import ConfigError
 from drivers.profiles import profile_info
 from schedules.broadcasts import QuietHours, Recurrence

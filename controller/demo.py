@@ -12,7 +12,7 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from controller.clock import SystemClock
+from controller.platform.clock import SystemClock
 from controller.config import Config, validate_config
 from controller.runtime import Runtime
 from drivers.simulator import Lamp, SimulatedCabinet

@@ -5,7 +5,7 @@ Lighting comes from ``schedules.lighting.plan``. Each programme is planned once 
 transitions fanned out to the circuits that use it, so a year for 100 circuits costs what a year
 for the handful of distinct programmes costs.
 
-Broadcasts come from ``controller.radio``, the functions the broadcast coordinator asks on every
+Broadcasts come from ``controller.radio.items``, the functions the broadcast coordinator asks on every
 wake: ``program_items`` for the occurrences of the enabled programmes, ``next_airing`` for
 announcements that may still air. Their length is ``SourcePlayer.estimate_s``, the estimate the
 API's overlap check uses (a cached synthesis, the audio library's ``duration_s``, a stream's
@@ -26,18 +26,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from controller.audio_library import AudioLibrary
+from controller.radio.library import AudioLibrary
 from controller.config import Config
-from controller.programs import ProgramBook, read_only_book, site_of
-from controller.radio import (
+from controller.lighting.programs import ProgramBook, read_only_book, site_of
+from controller.radio.items import (
     ANNOUNCEMENTS,
     PROGRAMS,
     AirItem,
     next_airing,
     program_items,
 )
-from controller.sources import SourcePlayer
-from controller.store import Store
+from controller.radio.sources import SourcePlayer
+from controller.platform.store import Store
 from drivers.tts import SpeechSynth
 from schedules.broadcasts import QuietHours, Recurrence, may_air
 from schedules.calendars import Calendar
@@ -49,9 +49,9 @@ from schedules.windows import WEEKDAYS
 
 # A broadcast switches its zones fully on; its urgency is ``broadcast_level``.
 BROADCAST_ZONES_LEVEL = 100
-# Announcements that may still air (controller.api.routes_radio lists the same two).
+# Announcements that may still air (controller.http.routes_radio lists the same two).
 LIVE_ANNOUNCEMENT_STATUSES = ("scheduled", "waiting_approval")
-AUDIO = "audio"  # controller.audio_library's table
+AUDIO = "audio"  # controller.radio.library's table
 # The lunar calendar is computed for these years only (schedules.lunar); a plan also looks at a
 # few days around its window, hence the margin of a year at either end.
 PLAN_FIRST_DAY = date(FIRST_YEAR + 1, 1, 1)
@@ -86,7 +86,7 @@ class BroadcastEntry:
     end: datetime
     target: str  # programme or announcement id
     item: str  # "program" | "announcement"
-    key: str  # the airing's key in the broadcast log (controller.radio)
+    key: str  # the airing's key in the broadcast log (controller.radio.items)
     name: str
     zones: tuple[str, ...]
     zone_names: tuple[str, ...]
@@ -150,7 +150,7 @@ class Plan:
 
 
 class Tables(Protocol):
-    """What the plan reads of storage: ``controller.store.Store`` or a read-only view of it."""
+    """What the plan reads of storage: ``controller.platform.store.Store`` or a read-only view of it."""
 
     def all(self, table: str) -> list[dict[str, Any]]: ...
 
@@ -313,7 +313,7 @@ def broadcast_plan(config: Config, tables: Tables, player: SourcePlayer, *, star
 
 class _ReadOnlyTables:
     """The config's broadcast programmes with storage's documents over them (programmes,
-    announcements, audio files), read once; like ``controller.programs.read_only_book``."""
+    announcements, audio files), read once; like ``controller.lighting.programs.read_only_book``."""
 
     def __init__(self, config: Config) -> None:
         self._tables: dict[str, dict[str, dict[str, Any]]] = {

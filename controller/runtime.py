@@ -13,25 +13,25 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from controller.airlog import AirLog
-from controller.alarms import AlarmBook
-from controller.audio_library import AudioLibrary
-from controller.broadcasts import BroadcastCoordinator
-from controller.clock import Clock
-from controller.clock_guard import ClockGuard
+from controller.radio.airlog import AirLog
+from controller.platform.alarms import AlarmBook
+from controller.radio.library import AudioLibrary
+from controller.radio.coordinator import BroadcastCoordinator
+from controller.platform.clock import Clock
+from controller.platform.clock_guard import ClockGuard
 from controller.config import Config
-from controller.devices import DeviceManager
-from controller.firmware import FirmwareBook
-from controller.history import History
-from controller.lighting import LightingCoordinator
-from controller.node_zones import MediaShelf, NodeZones
-from controller.overrides import OverrideBook
-from controller.programs import ProgramBook, seed
-from controller.radio import seed_programs
-from controller.sources import SourcePlayer
-from controller.store import Store
-from controller.tokens import TokenRegistry
-from controller.zones import ZoneSwitch
+from controller.platform.devices import DeviceManager
+from controller.nodes.firmware import FirmwareBook
+from controller.platform.history import History
+from controller.lighting.coordinator import LightingCoordinator
+from controller.nodes.node_zones import MediaShelf, NodeZones
+from controller.lighting.overrides import OverrideBook
+from controller.lighting.programs import ProgramBook, seed
+from controller.radio.items import seed_programs
+from controller.radio.sources import SourcePlayer
+from controller.platform.store import Store
+from controller.platform.tokens import TokenRegistry
+from controller.radio.zones import ZoneSwitch
 from drivers.audio import make_sink
 from drivers.tts import SpeechSynth
 
@@ -66,7 +66,7 @@ class Runtime:
     firmware: FirmwareBook | None = None
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
-    front: Any = None  # controller.front_process.FrontProcess while run_controller serves
+    front: Any = None  # controller.http.front_process.FrontProcess while run_controller serves
 
     # The loop of the coordinators and the device links; the API may run on another
     # (controller.app). None: everything runs on one loop (tests, the CLI).
@@ -132,7 +132,7 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
 
 def make_bridge(runtime: Runtime) -> Any:
     # Imported only with [mqtt]: aiomqtt stays out of installations that do not use it.
-    from controller.mqtt_port import ControllerPort
+    from controller.nodes.mqtt_port import ControllerPort
     from firmware_bridge.bridge import BridgeSettings, MqttBridge
 
     mqtt = runtime.config.mqtt

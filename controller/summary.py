@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from controller.config import Config
-from controller.programs import site_of
+from controller.lighting.programs import site_of
 from schedules.errors import NoSunEvent
 from schedules.solar import sun_event
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from controller.api.app import create_app
-from controller.clock import FakeClock
+from controller.http.app import create_app
+from controller.platform.clock import FakeClock
 from controller.config import parse_config
 from controller.runtime import Runtime, build_runtime
-from controller.tokens import ROLES
+from controller.platform.tokens import ROLES
 from drivers.simulator import SimulatedCabinet
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")

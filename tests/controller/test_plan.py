@@ -20,15 +20,15 @@ import httpx
 import icalendar
 import pytest
 
-from controller.api.app import create_app
+from controller.http.app import create_app
 from controller.cli import main
-from controller.clock import FakeClock
+from controller.platform.clock import FakeClock
 from controller.config import Config, load_config
 from controller.demo import demo_config
 from controller.plan import build_window_plan, read_only_sources, window_bounds
-from controller.programs import site_of
+from controller.lighting.programs import site_of
 from controller.runtime import Runtime, build_runtime
-from controller.tokens import ROLES
+from controller.platform.tokens import ROLES
 from tests.conftest import require_program
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -36,7 +36,7 @@ FROM = "2026-11-26"  # a Thursday: the window of two plan days runs to Saturday 
 DAYS = 2
 ZONE_NAMES = "Thôn Minh Đức, Trung tâm xã"
 LIGHTING_KEYS = {"time", "kind", "target", "state", "level", "rule", "program", "name"}
-CHIME_S = 1.3  # the ding-dong before an announcement (controller.sources)
+CHIME_S = 1.3  # the ding-dong before an announcement (controller.radio.sources)
 # The API's fake clock: the morning of the first day, before the window opens at noon.
 API_MORNING = datetime(2026, 11, 26, 8, 0, tzinfo=ICT)
 

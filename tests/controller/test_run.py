@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.store import Store
+from controller.platform.store import Store
 from drivers.simulator import SimulatedCabinet
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import generate_latest
 
-from controller.alarms import AlarmBook
-from controller.api.metrics import metrics_registry
-from controller.api.routes_status import build_status, is_degraded
-from controller.history import History
+from controller.platform.alarms import AlarmBook
+from controller.http.metrics import metrics_registry
+from controller.http.routes_status import build_status, is_degraded
+from controller.platform.history import History
 from controller.runtime import Runtime
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.clock import FakeClock, SystemClock
+from controller.platform.clock import FakeClock, SystemClock
 from drivers.audio import (
     AlsaSink,
     FileSink,

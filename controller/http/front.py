@@ -1,0 +1,255 @@
+"""The public HTTP listener, in a process of its own: ``python -m controller.http.front``.
+
+Why a process: CPython runs one thread at a time in a process. With every request handled in
+the coordinators' process, a phone polling ``GET /status`` in a loop (or a dozen phones) held
+the interpreter for milliseconds at a time, and a relay transition or the first sample of a
+broadcast waited for it (bench/api_load.py: transition lateness p99 from 5 ms to 18-36 ms, with
+the API already on a thread of its own). Here:
+
+- ``GET /api/v1/status``, what every dashboard polls, is answered from a mirror of the
+  controller's own answer (``StatusMirror``);
+- tokens are checked here, in the shared storage exactly as the controller checks them
+  (controller.platform.tokens: a created or revoked token counts at once), so that requests without a
+  live token, and bodies over their limit (controller.http.limits), never reach the controller;
+- every other request goes unchanged to the full API, which listens on a Unix socket in the
+  controller (``UpstreamProxy``), so there is one implementation of every endpoint, its roles and
+  its errors.
+
+The controller (controller.http.front_process) binds the public socket and hands it over as a file
+descriptor, so a busy port is its clear error and the port stays open while this process
+restarts. This process ends when its standard input closes: when the controller stops or dies;
+it ignores SIGTERM and SIGINT. It imports neither FastAPI, pydantic nor the coordinators.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from controller.http.limits import BodyLimits, too_large_message
+from controller.http.mirror import STATUS_PATH, StatusMirror
+from controller.http.proxy import (
+    UpstreamProxy,
+    error_body,
+    has_body,
+    send_bytes,
+    send_unavailable,
+)
+from controller.http.server import ApiServer, event_loop_runner
+from controller.platform.store import Store
+from controller.platform.tokens import TokenInfo, TokenRegistry, role_at_least
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (SPEC)
+METRICS_PATH = "/metrics"  # Prometheus's default path, outside /api/v1, with a token
+# Requests that need no token (pages, docs, /health, node media) in flight to the controller
+# at once: enough for every phone and node of a commune, too few for a flood to matter.
+ANONYMOUS_UPSTREAM_MAX = 32
+# Below the coordinators: when the CPU is short, the lights and the radio go first.
+FRONT_NICENESS = 10
+
+
+class FrontApp:
+    """The ASGI app of the front process.
+
+    Before a request reaches the controller: a declared body over its limit gets 413 (nothing
+    outside /api/v1 takes a body, nor /health) and one without a live token 401 (anything under
+    /api/v1 but /health, and /metrics), before a byte of the body is read. What needs no token
+    (the dashboard's page, the docs, /health, media for field nodes) reaches the controller at
+    most ``ANONYMOUS_UPSTREAM_MAX`` requests at a time; more get 503. An anonymous or oversized
+    flood therefore never weighs on the coordinators' process. (The controller alone judges a
+    body's syntax and media type before the token; here the token comes first, so that nobody
+    without one can make the front read a body.)
+    """
+
+    def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror, *,
+                 limits: BodyLimits | None = None) -> None:
+        self.proxy = proxy
+        self.tokens = tokens
+        self.mirror = mirror
+        self.limits = limits or BodyLimits()
+        self._token_load: asyncio.Future[None] | None = None
+        self._anonymous = asyncio.Semaphore(ANONYMOUS_UPSTREAM_MAX)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # no websockets here; uvicorn runs with ws="none"
+        path = scope["path"]
+        # RFC 9110 section 10.1.1: a client that waits for "100 Continue" and gets a final
+        # answer sends no body, so the connection cannot go on; any other client sends it, and
+        # the server reads and drops it, which lets the client read the answer.
+        refusal = [(b"connection", b"close")] if _header(scope, b"expect") else []
+        limit = self.limits.declared_too_large(path, _header(scope, b"content-length").encode())
+        if limit is not None:
+            await send_bytes(send, 413, error_body("too_large", too_large_message(limit)),
+                             headers=refusal)
+            return
+        if not self._needs_token(path):
+            if self._anonymous.locked():
+                await send_unavailable(send)
+                return
+            async with self._anonymous:
+                await self.proxy.forward(scope, receive, send)
+            return
+        authorization = _header(scope, b"authorization")
+        info = await self._caller(authorization, send, refusal)
+        if info is None:
+            return
+        if scope["method"] == "GET" and path == STATUS_PATH and not has_body(scope["headers"]) \
+                and role_at_least(info.role, "viewer"):
+            if await self._status(scope, send, authorization):
+                return
+        changes = scope["method"] not in ("GET", "HEAD")
+        await self.proxy.forward(scope, receive, send, on_status=(
+            self._changed if changes else None))
+
+    def _needs_token(self, path: str) -> bool:
+        # As the controller's routes declare it (SPEC: only /health answers without a token).
+        return (path.startswith(self.limits.path_prefix) and path != HEALTH_PATH) \
+            or path == METRICS_PATH
+
+    def _changed(self, status: int) -> None:
+        if 200 <= status < 300:
+            self.mirror.invalidate()  # whatever it changed shows in the next /status
+
+    async def _caller(self, authorization: str, send: Any,
+                      refusal: list[tuple[bytes, bytes]]) -> TokenInfo | None:
+        """The live token of ``authorization``; else answers 401 (as controller.http.auth)."""
+        scheme, _, secret = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "send an API token: Authorization: Bearer TOKEN"),
+                headers=[(b"www-authenticate", b"Bearer"), *refusal])
+            return None
+        info = await self._verify(secret.strip())
+        if info is None:
+            # RFC 6750 section 3.1: the error attribute tells a client to get a new token.
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "the token is unknown, revoked or expired"),
+                headers=[(b"www-authenticate", b'Bearer error="invalid_token"'), *refusal])
+        return info
+
+    async def _status(self, scope: dict[str, Any], send: Any, authorization: str) -> bool:
+        """Answer /status from the mirror; False to let the controller answer it."""
+        body = await self.mirror.current(authorization)
+        if body is None:
+            if not self.mirror.unreachable:
+                return False
+            await send_unavailable(send)
+            return True
+        etag = self.mirror.etag
+        headers = [(b"cache-control", b"no-cache")]
+        if etag is not None:
+            headers.append((b"etag", etag.encode()))
+            if _header(scope, b"if-none-match") == etag:
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return True
+        await send_bytes(send, 200, body, headers=headers)
+        return True
+
+    async def _verify(self, secret: str) -> TokenInfo | None:
+        if not self.tokens.index_is_current():
+            # Storage changed: reading it may wait for another process's write (an fsync) to
+            # finish, so in a thread, and once for every request that arrives meanwhile.
+            if self._token_load is None or self._token_load.done():
+                self._token_load = asyncio.ensure_future(asyncio.to_thread(self.tokens.load))
+            await asyncio.shield(self._token_load)
+            # What was just read is as new as this request: no second read on the loop, should
+            # another write have landed meanwhile.
+            return self.tokens.verify(secret, now=datetime.now(UTC), reread=False)
+        return self.tokens.verify(secret, now=datetime.now(UTC))
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.proxy.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def build_front(upstream: str, storage: Path, limits: BodyLimits | None = None) -> FrontApp:
+    proxy = UpstreamProxy(upstream)
+    store = Store(storage)  # read only here: tokens
+    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy), limits=limits)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m controller.http.front")
+    parser.add_argument("--listen-fd", type=int, required=True,
+                        help="a listening TCP socket inherited from the controller")
+    parser.add_argument("--upstream", required=True,
+                        help="the controller API's Unix socket (@name: an abstract one)")
+    parser.add_argument("--storage", type=Path, required=True)
+    parser.add_argument("--body-limits", type=json.loads, default={},
+                        help='JSON: {"default": bytes, "path_prefix": "/api/v1", '
+                             '"by_path": {path: bytes}} (controller.http.limits)')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at INFO
+    # The controller stops this process by closing its stdin, after its own first step of
+    # shutdown; systemd's SIGTERM (KillMode=mixed sends it to the controller only) or a
+    # terminal's Ctrl-C must not cut requests short before that.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(FRONT_NICENESS)
+    sock = socket.socket(fileno=args.listen_fd)
+    app = build_front(args.upstream, args.storage, BodyLimits(**args.body_limits))
+    server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
+                                        lifespan="on", ws="none", timeout_graceful_shutdown=3))
+    # Standard input is a pipe from the controller: it closes when the controller stops or
+    # dies, even by SIGKILL, and this process must not outlive it (it holds the port).
+    threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True,
+                     name="parent-watch").start()
+
+    async def serve() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            gc.freeze()  # as the controller does (controller.app): shorter full collections
+            sys.stdout.write("ready\n")
+            sys.stdout.flush()
+        await task
+
+    # uvloop when installed: fewer cycles per request leave more CPU to the coordinators.
+    event_loop_runner()(serve())
+
+
+def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
+    while sys.stdin.buffer.read(4096):
+        pass
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

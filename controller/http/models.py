@@ -1,0 +1,261 @@
+"""What the API answers about the installation: health, status, circuits, devices, events,
+audit and tokens. The lighting schedule's own documents are in ``schedule_models``.
+
+Handlers return these models, never dicts: FastAPI serialises a declared model with pydantic's
+serialiser, about 30 times cheaper than ``jsonable_encoder`` on a dict (LIBRARIES.md, HTTP).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+Role = Literal["viewer", "operator", "technician", "admin"]  # controller.platform.tokens.ROLES
+State = Literal["on", "off"]
+Severity = Literal["info", "warning", "alarm"]  # controller.platform.alarms.SEVERITIES
+TOKEN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # as controller.platform.tokens checks it
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    # "0001-01-01T00:00+14:00" parses, but is before datetime.min in UTC: every use of it
+    # (History converts to UTC) would raise OverflowError.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("outside the range of dates the controller can handle") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
+"""An ISO-8601 time with an offset, as clients send it."""
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="machine-readable, e.g. not_found, invalid, conflict")
+    message: str
+    field: str | None = Field(default=None,
+                              description="dotted path of the input to blame, if one is")
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorBody
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded while an alarm of severity 'alarm' is open or a device is offline")
+    clock_synced: bool
+    version: str
+
+
+# -- circuits ----------------------------------------------------------------------------------
+
+class DesiredPublic(BaseModel):
+    state: State
+    level: int
+    source: Literal["schedule", "override", "default", "failsafe"]
+    rule: str | None = Field(description="the window or override that decides")
+    since: datetime | None = None
+    until: datetime | None = Field(default=None, description="when it next changes, if known")
+
+
+class CommandedPublic(BaseModel):
+    state: State
+    level: int
+    at: datetime
+
+
+class ActualPublic(BaseModel):
+    state: State
+    level: int
+    read_at: datetime
+
+
+class CircuitPublic(BaseModel):
+    id: str
+    name: str
+    groups: list[str]
+    program: str | None
+    desired: DesiredPublic = Field(description="what the rules say")
+    commanded: CommandedPublic | None = Field(description="what was last written")
+    actual: ActualPublic | None = Field(description="what the device read back; null if unknown")
+    device_online: bool | None = Field(description="null until the device was first asked")
+
+
+# -- devices and events ------------------------------------------------------------------------
+
+class DevicePublic(BaseModel):
+    id: str
+    bus: str
+    unit: int
+    profile: str
+    online: bool | None = Field(description="null until the device was first asked")
+    last_error: str | None
+    last_ok_at: datetime | None
+    down_since: datetime | None
+    latency_ms: float | None
+    transactions: int
+    failures: int
+    bus_requests: int = Field(description="Modbus frames sent on the device's bus, retries too")
+
+
+class ProbePublic(BaseModel):
+    id: str
+    reachable: bool
+    error: str | None
+    latency_ms: float | None
+    read: dict[str, Any] | None = Field(description="what the device holds, by register kind")
+
+
+class EventPublic(BaseModel):
+    """An alarm (a condition, open until ``cleared_at``) or a notable event."""
+
+    model_config = ConfigDict(extra="allow")  # events carry details of their kind
+
+    id: str
+    time: datetime
+    type: str = Field(description='"alarm" (a condition) or "event"')
+    severity: str = Field(description="info, warning or alarm")
+    kind: str
+    target: str
+    message: str
+    cleared_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+class PlanEntryPublic(BaseModel):
+    """One lighting transition, as ``communectl plan --format json`` prints it."""
+
+    time: datetime
+    kind: Literal["lighting"]
+    target: str = Field(description="circuit id")
+    state: State
+    level: int = Field(ge=0, le=100)
+    rule: str | None
+    program: str = Field(description="lighting programme id")
+    name: str = Field(description="the circuit's name")
+
+
+class PlanBroadcastPublic(BaseModel):
+    """One airing of a broadcast programme or an announcement (controller.plan)."""
+
+    time: datetime
+    kind: Literal["broadcast"]
+    target: str = Field(description="programme or announcement id")
+    state: Literal["on"]
+    level: int = Field(description="always 100: the zones are switched on")
+    rule: str = Field(description='what gives this airing, e.g. "06:00 every day"')
+    program: str | None = Field(description="programme id; null for an announcement")
+    name: str
+    item: Literal["program", "announcement"]
+    key: str = Field(description="the airing's key in the broadcast log")
+    zones: list[str]
+    zone_names: list[str]
+    broadcast_level: Literal["normal", "priority", "emergency"]
+    duration_s: int = Field(description="expected length, whole seconds")
+    end: datetime = Field(description="time + duration_s")
+    source_type: str = Field(description="tts, audio, stream or playlist")
+    status: Literal["scheduled", "waiting_approval"]
+
+
+PlanItemPublic = Annotated[PlanEntryPublic | PlanBroadcastPublic, Field(discriminator="kind")]
+
+
+class PlanNotePublic(BaseModel):
+    """Something left out on a day, and why (no sunset on a polar day, quiet hours)."""
+
+    day: date
+    program: str
+    rule: str
+    reason: str
+
+
+class PlanPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from", description="first local day; a plan day runs noon to noon")
+    days: int
+    entries: list[PlanItemPublic]
+    skipped: list[PlanNotePublic]
+
+
+# -- status --------------------------------------------------------------------------------------
+
+class SitePublic(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    latitude: float
+    longitude: float
+    local_time: datetime
+    sunset: datetime | None = Field(default=None, description="today's, local; null on a "
+                                                              "polar day or night")
+    sunrise: datetime | None = Field(default=None, description="tomorrow's, local")
+
+
+class CountsPublic(BaseModel):
+    circuits: int
+    circuits_on: int = Field(description="circuits whose desired state is on")
+    devices: int
+    devices_online: int
+    devices_offline: int
+    alarms_open: int
+    overrides_active: int
+
+
+class StatusPublic(BaseModel):
+    site: SitePublic
+    time: datetime
+    started_at: datetime
+    circuits: list[CircuitPublic]
+    devices: list[DevicePublic]
+    alarms: list[EventPublic] = Field(description="open alarms, oldest first")
+    next_events: list[PlanEntryPublic] = Field(description="lighting transitions, next 24 h")
+    zones: list[dict[str, Any]] = Field(description="loudspeaker zones: id, name, on")
+    nodes: list[dict[str, Any]] = Field(description="field nodes (MQTT; none without it)")
+    broadcast: dict[str, Any] | None = Field(description="what is on air, or null")
+    mqtt: dict[str, Any] | None = Field(
+        default=None, description="the MQTT bridge: connected, connects, published, received, "
+                                  "malformed payloads by kind, events dropped; null without MQTT")
+    counts: CountsPublic
+
+
+# -- admin ---------------------------------------------------------------------------------------
+
+class AuditRecordPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    time: datetime
+    actor: str = Field(description="the token's name")
+    role: Role
+    action: str = Field(description="e.g. override.create, lighting_program.update")
+    target: str
+    details: dict[str, Any]
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TOKEN_NAME_PATTERN,
+                      description="1-64 letters, digits, '.', '_', '@' or '-'")
+    role: Role
+    expires_days: Annotated[int, Field(strict=True, ge=1, le=3660)] | None = None
+
+
+class TokenPublic(BaseModel):
+    name: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    expired: bool
+    last4: str = Field(description="the secret's last four characters")
+
+
+class TokenCreated(TokenPublic):
+    secret: str = Field(description="shown once; only its hash is stored")

@@ -1,0 +1,132 @@
+"""The audio library over HTTP (SPEC: POST /audio, multipart).
+
+An upload is streamed to a temporary file inside the library's folder (never held in memory,
+bounded by ``broadcast.max_upload_mb``: 413 above it), fsynced, probed (415 when it is not
+audio), and only then kept under its id. Its name is for display only: no name can make the
+file land outside the library folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from controller.http.audit import record_change
+from controller.http.auth import Operator, Viewer
+from controller.http.context import RuntimeDep
+from controller.http.errors import (
+    ApiError,
+    conflict,
+    error_responses,
+    invalid,
+    not_found,
+)
+from controller.http.radio_models import AudioPublic
+from controller.radio.items import ANNOUNCEMENTS, PROGRAMS
+from controller.radio.source_models import audio_ids_of
+from drivers.errors import AudioError, NotAudio
+
+router = APIRouter(tags=["radio"])
+COPY_CHUNK_BYTES = 256 * 1024
+MEDIA_TYPES = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac",
+               "m4a": "audio/mp4", "aac": "audio/aac", "webm": "audio/webm"}
+
+
+@router.post("/audio", status_code=201, summary="Upload an audio file (multipart: file, name?)",
+             responses=error_responses(400, 413, 415, 422),
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"],
+                 "properties": {"file": {"type": "string", "format": "binary"},
+                                "name": {"type": "string"}}}}}}})
+async def upload(request: Request, runtime: RuntimeDep, caller: Operator) -> AudioPublic:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
+        raise ApiError(415, "send the file as multipart/form-data (a field named file)")
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except MultiPartException as exc:
+        raise ApiError(400, f"malformed multipart body: {exc.message}") from exc
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise invalid("file", "a file field named file is required")
+    name = form.get("name")
+    display = name if isinstance(name, str) and name.strip() else (file.filename or "audio")
+    library = runtime.library
+    incoming = library.folder / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    temporary = incoming / f"{secrets.token_hex(8)}.part"
+    try:
+        await _save(file, temporary)
+        try:
+            doc = await library.add(temporary, name=display, uploaded_by=caller.name,
+                                    now=runtime.clock.now())
+        except NotAudio as exc:
+            raise ApiError(415, f"not an audio file we can play: {exc}", field="file") from exc
+        except AudioError as exc:
+            raise ApiError(422, f"the file could not be read: {exc}", field="file") from exc
+    finally:
+        temporary.unlink(missing_ok=True)
+        await file.close()
+    await record_change(runtime, caller, "audio.upload", doc["id"],
+                        {"name": doc["name"], "duration_s": doc["duration_s"]})
+    return AudioPublic.model_validate(doc)
+
+
+async def _save(file: UploadFile, path: Path) -> None:
+    with path.open("wb") as out:
+        while chunk := await file.read(COPY_CHUNK_BYTES):
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+@router.get("/audio", summary="The audio library")
+async def list_audio(runtime: RuntimeDep, caller: Viewer) -> list[AudioPublic]:
+    return [AudioPublic.model_validate(d) for d in runtime.library.all()]
+
+
+@router.get("/audio/{audio_id}", summary="One audio file's details")
+async def get_audio(audio_id: str, runtime: RuntimeDep, caller: Viewer) -> AudioPublic:
+    doc = runtime.library.get(audio_id)
+    if doc is None:
+        raise not_found("audio file", audio_id)
+    return AudioPublic.model_validate(doc)
+
+
+@router.get("/audio/{audio_id}/file", summary="Download an audio file",
+            response_class=FileResponse)
+async def download(audio_id: str, runtime: RuntimeDep, caller: Viewer) -> FileResponse:
+    doc = runtime.library.get(audio_id)
+    if doc is None:
+        raise not_found("audio file", audio_id)
+    path = runtime.library.path_of(doc)
+    extension = path.suffix.lstrip(".")
+    return FileResponse(path, media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
+                        filename=f"{Path(doc['name']).stem or doc['id']}.{extension}")
+
+
+@router.delete("/audio/{audio_id}", status_code=204, summary="Delete an audio file",
+               responses=error_responses(409))
+async def delete(audio_id: str, runtime: RuntimeDep, caller: Operator) -> Response:
+    if runtime.library.get(audio_id) is None:
+        raise not_found("audio file", audio_id)
+    users = [f"broadcast programme {d['id']!r}" for d in runtime.store.all(PROGRAMS)
+             if audio_id in audio_ids_of(d["source"])]
+    users += [f"announcement {d['id']!r}" for d in runtime.store.all(ANNOUNCEMENTS)
+              if d.get("status") in ("scheduled", "waiting_approval")
+              and audio_id in audio_ids_of(d["source"])]
+    current = runtime.broadcasts.current
+    if current is not None and audio_id in audio_ids_of(current.item.source):
+        users.append("the item on air")
+    if users:
+        raise conflict(f"audio file {audio_id!r} is used by {', '.join(users)}")
+    doc = runtime.library.remove(audio_id)
+    await record_change(runtime, caller, "audio.delete", audio_id,
+                        {"name": doc["name"]} if doc else None)
+    return Response(status_code=204)

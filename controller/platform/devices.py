@@ -1,0 +1,142 @@
+"""The field devices of the installation: one Modbus bus worker per link, one driver per device,
+and the health of each (online, last error, latency).
+
+Health is tracked per device, not per bus: on a shared RS-485 line one dead board must not mark
+its neighbours offline. A device that goes down is logged once, and once when it is back
+(STYLE: the coordinator logs state transitions, not every failed poll).
+
+A device's health is a frozen record, replaced whole in ``health`` on every change: the API
+thread reads it (``describe``, /status, /metrics) while the coordinators' loop updates it, and
+must never see a record half changed (``down_since`` cleared after it checked it was set;
+docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from controller.platform.clock import Clock
+from controller.config import Config
+from drivers.errors import DeviceError, DeviceUnavailable
+from drivers.modbus import ModbusBus
+from drivers.profiles import Dimmer, EnergyMeter, RelayBoard, make_device
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DeviceHealth:
+    online: bool | None = None  # None: not asked yet
+    last_error: str | None = None
+    last_ok_at: datetime | None = None
+    last_try_at: datetime | None = None
+    down_since: datetime | None = None
+    latency_s: float | None = None
+    transactions: int = 0
+    failures: int = 0
+
+
+class DeviceManager:
+    def __init__(self, config: Config, clock: Clock) -> None:
+        self._clock = clock
+        self.buses: dict[str, ModbusBus] = {
+            b.id: ModbusBus(b.id, kind=b.kind, host=b.host, port=b.port, baudrate=b.baudrate,
+                            parity=b.parity, stopbits=b.stopbits, bytesize=b.bytesize,
+                            timeout_s=b.timeout_s, retries=b.retries)
+            for b in config.buses
+        }
+        self.drivers: dict[str, RelayBoard | EnergyMeter | Dimmer] = {}
+        self.input_names: dict[str, dict[int, str]] = {}
+        for device in config.devices:
+            inputs = max(device.inputs) + 1 if device.inputs else 0
+            self.drivers[device.id] = make_device(device.profile, self.buses[device.bus],
+                                                  device.unit, inputs=inputs)
+            self.input_names[device.id] = dict(device.inputs)
+        self.health: dict[str, DeviceHealth] = {d: DeviceHealth() for d in self.drivers}
+        # Last known channel state of each relay board or dimmer (read back, or written since),
+        # shared by every coordinator that owns channels of the board: an FC15 frame spans
+        # neighbours' channels too, so it must be filled from fresh knowledge of them.
+        self.known: dict[str, list[Any] | None] = {d: None for d in self.drivers}
+        # Held around a read-modify-write of one device, so that the lighting and the radio
+        # coordinators never interleave between the read and the write.
+        self.locks: dict[str, asyncio.Lock] = {d: asyncio.Lock() for d in self.drivers}
+        self._config = config
+
+    async def call(self, device_id: str, operation: Callable[[Any], Awaitable[T]]) -> T:
+        """Run one driver operation, keeping the device's health; DeviceError propagates."""
+        started = self._clock.monotonic()
+        health = self.health[device_id]
+        self.health[device_id] = replace(health, last_try_at=self._clock.now(),
+                                         transactions=health.transactions + 1)
+        try:
+            result = await operation(self.drivers[device_id])
+        except DeviceError as exc:
+            # Read again: another operation on this device may have ended while this one ran.
+            health = self.health[device_id]
+            went_down = isinstance(exc, DeviceUnavailable) and health.online is not False
+            self.health[device_id] = replace(
+                health, failures=health.failures + 1, last_error=str(exc),
+                online=False if went_down else health.online,
+                down_since=self._clock.now() if went_down else health.down_since)
+            if went_down:
+                log.warning("device %s is offline: %s", device_id, exc)
+            raise
+        health = self.health[device_id]
+        if health.online is False:
+            log.info("device %s is back online", device_id)
+        self.health[device_id] = replace(health, latency_s=self._clock.monotonic() - started,
+                                         last_ok_at=self._clock.now(), online=True,
+                                         down_since=None)
+        return result
+
+    async def probe(self, device_id: str) -> dict[str, Any]:
+        """Ask a device once for what it holds: reachable, latency, what it read."""
+        driver = self.drivers[device_id]
+        started = self._clock.monotonic()
+        try:
+            if isinstance(driver, RelayBoard):
+                channels = await self.call(device_id, lambda d: d.read_channels())
+                read: dict[str, Any] = {"channels": channels}
+                if driver.inputs:
+                    read["inputs"] = await self.call(device_id, lambda d: d.read_inputs())
+            elif isinstance(driver, EnergyMeter):
+                reading = await self.call(device_id, lambda d: d.read())
+                read = {"voltage_v": reading.voltage_v, "current_a": reading.current_a,
+                        "power_w": reading.power_w, "energy_kwh": reading.energy_kwh}
+            else:
+                read = {"levels": await self.call(device_id, lambda d: d.read_levels())}
+        except DeviceError as exc:
+            return {"id": device_id, "reachable": False, "error": str(exc),
+                    "latency_ms": None, "read": None}
+        latency_ms = round((self._clock.monotonic() - started) * 1000, 2)
+        return {"id": device_id, "reachable": True, "error": None, "latency_ms": latency_ms,
+                "read": read}
+
+    def describe(self, device_id: str) -> dict[str, Any]:
+        device = self._config.device(device_id)
+        health = self.health[device_id]
+        bus_stats = self.buses[device.bus].stats
+        return {
+            "id": device_id,
+            "bus": device.bus,
+            "unit": device.unit,
+            "profile": device.profile,
+            "online": health.online,
+            "last_error": health.last_error,
+            "last_ok_at": health.last_ok_at.isoformat() if health.last_ok_at else None,
+            "down_since": health.down_since.isoformat() if health.down_since else None,
+            "latency_ms": round(health.latency_s * 1000, 2) if health.latency_s else None,
+            "transactions": health.transactions,
+            "failures": health.failures,
+            "bus_requests": bus_stats.requests,
+        }
+
+    async def close(self) -> None:
+        for bus in self.buses.values():
+            await bus.close()
