@@ -36,7 +36,7 @@ from controller.config import Config
 from controller.http.front_process import FrontProcess
 from controller.runtime import Runtime, build_runtime
 from controller.platform.store import Store
-from drivers.errors import ControllerError
+from controller.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"failed: {exc}"
-        raise ControllerError(f"api: cannot listen on {host}:{port}: the port {reason}") from exc
+        raise StartupError(f"api: cannot listen on {host}:{port}: the port {reason}") from exc
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

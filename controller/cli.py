@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 from controller.platform.clock import SystemClock
 from controller.config import Config, config_path, load_config, require_installed
-from drivers.errors import ConfigError, ControllerError
+from controller.errors import EXPECTED, ConfigError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SPEECH_OUT = "speech.wav"  # where ``communectl speak TEXT`` writes when no --out is given
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             print(line, file=sys.stderr)
         return EXIT_USAGE
-    except ControllerError as exc:
+    except EXPECTED as exc:
         print(f"communectl: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as exc:

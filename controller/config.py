@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from controller.radio.source_models import Source
-from drivers.errors import ConfigError
+from controller.errors import ConfigError
 from drivers.profiles import profile_info
 from schedules.broadcasts import QuietHours, Recurrence
 from schedules.calendars import Calendar

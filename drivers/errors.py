@@ -1,52 +1,32 @@
-"""The error tree of communectl.
+"""The errors of the outside world, as the drivers and the MQTT bridge raise them.
 
-Every error we raise on purpose derives from ``ControllerError``; library errors are mapped to
-these at the boundary of the module that wraps the library (``raise DeviceUnavailable(...) from
-exc``), so callers never catch a pymodbus, aiomqtt or TinyDB exception.
+Library errors are mapped to these at the boundary of the module that wraps the library
+(``raise DeviceUnavailable(...) from exc``), so callers never catch a pymodbus, aiomqtt or
+ffmpeg exception.
 
-    ControllerError
-    ├── ConfigError            the installation file is invalid (carries one line per problem)
-    ├── ScheduleError          a programme, calendar or time expression is invalid
-    ├── DeviceError            a field device misbehaved
-    │   ├── DeviceUnavailable  no answer: timeout, connection refused, serial port gone
-    │   ├── DeviceProtocolError the device answered with a Modbus exception or a malformed frame
-    │   └── VerifyMismatch     the read-back after a write differs from what was written
-    ├── BrokerError            the MQTT broker is unreachable or refused us
-    ├── AudioError             playback or speech synthesis failed
-    │   ├── NotAudio           a file that ffprobe finds no audio stream in
-    │   └── StreamFailed       a relayed stream could not be opened or broke off
-    └── StorageError           the data folder cannot be read or written
+    DriverError
+    ├── DeviceError             a field device misbehaved
+    │   ├── DeviceUnavailable   no answer: timeout, connection refused, serial port gone
+    │   └── DeviceProtocolError the device answered with a Modbus exception or a bad frame
+    ├── BrokerError             the MQTT broker is unreachable, refused us or is not connected
+    ├── NodeError               a field node did not acknowledge a command, or refused it
+    └── AudioError              playback or speech synthesis failed
+        ├── NotAudio            a file that ffprobe finds no audio stream in
+        └── StreamFailed        a relayed stream could not be opened or broke off
 
-The tree lives in ``drivers`` because it is the lowest package that ``controller`` and
-``firmware_bridge`` both import; ``schedules`` stays free of our imports and raises its own
-``ValueError`` subclasses (like astral does), which ``controller`` maps to ``ScheduleError``.
+``drivers`` and ``firmware_bridge`` never import ``controller``, so this tree has a root of its
+own. The controller's errors (``controller.errors``) are a second tree; the CLI and the HTTP
+error handler catch both, and docs/architecture.md shows them side by side.
 """
 
 from __future__ import annotations
 
 
-class ControllerError(Exception):
-    """Root of every error communectl raises on purpose."""
+class DriverError(Exception):
+    """Root of every error the drivers and the MQTT bridge raise on purpose."""
 
 
-class ConfigError(ControllerError):
-    """The config file is invalid. ``problems`` holds one ``dotted.path: message`` per problem."""
-
-    def __init__(self, problems: list[str], file: str = "") -> None:
-        self.problems = list(problems)
-        self.file = file
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        prefix = f"{self.file}: " if self.file else ""
-        return [prefix + p for p in self.problems]
-
-
-class ScheduleError(ControllerError):
-    """A programme, calendar or time expression is invalid."""
-
-
-class DeviceError(ControllerError):
+class DeviceError(DriverError):
     """A field device misbehaved. ``device`` names it (bus/unit or device id)."""
 
     def __init__(self, message: str, *, device: str = "") -> None:
@@ -62,15 +42,15 @@ class DeviceProtocolError(DeviceError):
     """The device answered, but with a Modbus exception or a frame we cannot use."""
 
 
-class VerifyMismatch(DeviceError):
-    """Reading back after a write gave something other than what was written."""
+class BrokerError(DriverError):
+    """The MQTT broker is unreachable, refused the connection, or we are not connected."""
 
 
-class BrokerError(ControllerError):
-    """The MQTT broker is unreachable or refused the connection."""
+class NodeError(DriverError):
+    """A field node did not acknowledge a command in time, or refused it."""
 
 
-class AudioError(ControllerError):
+class AudioError(DriverError):
     """Audio playback or speech synthesis failed."""
 
 
@@ -80,7 +60,3 @@ class NotAudio(AudioError):
 
 class StreamFailed(AudioError):
     """A relayed stream could not be opened, or stopped before its duration was over."""
-
-
-class StorageError(ControllerError):
-    """The data folder cannot be read or written."""

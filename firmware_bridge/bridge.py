@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from drivers.errors import BrokerError
+from drivers.errors import BrokerError, NodeError
 from firmware_bridge import topics
 from firmware_bridge.nodes import NodeRegistry
 
@@ -43,11 +43,11 @@ BACKOFF_MAX_S = 30.0
 EVENT_QUEUE = 1000
 
 
-class NodeTimeout(BrokerError):
+class NodeTimeout(NodeError):
     """A field node did not acknowledge a command in time."""
 
 
-class NodeRefused(BrokerError):
+class NodeRefused(NodeError):
     """A field node acknowledged a command with ``ok: false``."""
 
 

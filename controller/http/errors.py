@@ -21,8 +21,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from controller.http.models import ErrorBody, ErrorPublic
 from controller.config import FieldProblem
+from controller.errors import Conflict, InvalidInput, NotAllowed, NotFound, RequestError
+from controller.http.models import ErrorBody, ErrorPublic
 
 CODES = {
     400: "bad_request",
@@ -89,6 +90,21 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
                           headers=exc.headers)
 
 
+# The controller's refusals (controller.errors), raised by the services, by HTTP status.
+REQUEST_STATUSES: tuple[tuple[type[RequestError], int], ...] = (
+    (NotFound, 404), (Conflict, 409), (NotAllowed, 403), (InvalidInput, 422))
+
+
+def request_status(exc: RequestError) -> int:
+    return next((status for kind, status in REQUEST_STATUSES if isinstance(exc, kind)), 422)
+
+
+async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
+    status = request_status(exc)
+    return error_response(status, CODES[status], exc.message, field=exc.field)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if isinstance(exc, ApiError):
@@ -124,6 +140,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from controller.http.limits import BodyLimits
-from drivers.errors import ControllerError
+from controller.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class FrontProcess:
             line = b""
         if line.strip() != b"ready":
             await self._kill()
-            raise ControllerError(
+            raise StartupError(
                 f"api: the HTTP front process did not start (exit status "
                 f"{self.process.returncode}); its error is in the log above")
         log.info("api: front process %d serving", self.process.pid)
@@ -99,7 +99,7 @@ class FrontProcess:
                 self.restarts += 1
                 try:
                     await self.start()
-                except (ControllerError, OSError) as exc:  # OSError: fork, EMFILE, no python
+                except (StartupError, OSError) as exc:  # OSError: fork, EMFILE, no python
                     log.error("api: %s; trying again in %.0f s", exc, delay_s)
                     continue
                 break

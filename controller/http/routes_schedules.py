@@ -40,7 +40,7 @@ from controller.http.schedule_models import (
 from controller.config import Config
 from controller.lighting.programs import CALENDARS, PROGRAMS, calendar_from_doc, program_from_doc
 from controller.platform.store import Store, Tables
-from drivers.errors import ScheduleError
+from schedules.errors import ScheduleError
 
 Document = dict[str, Any]
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from controller.config import CalendarConfig, Config, LightingProgramConfig
 from controller.platform.store import Store
-from drivers.errors import ScheduleError
 from schedules.calendars import Calendar
 from schedules.errors import ScheduleError as InvalidSchedule
 from schedules.lighting import Program, Window
@@ -37,7 +36,7 @@ def calendar_doc(calendar: CalendarConfig) -> dict[str, Any]:
 
 
 def program_from_doc(doc: dict[str, Any]) -> Program:
-    """Raises drivers.errors.ScheduleError naming the window that does not parse."""
+    """Raises ScheduleError naming the window that does not parse."""
     windows = []
     for index, w in enumerate(doc.get("windows", [])):
         try:

@@ -25,7 +25,7 @@ from controller.platform.alarms import AlarmBook
 from controller.platform.clock import Clock
 from controller.nodes.node_zones import MediaShelf
 from controller.platform.store import Store
-from drivers.errors import BrokerError
+from drivers.errors import BrokerError, NodeError
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class FirmwareBook:
         try:
             await self.command(node, "ota", timeout_s=ACK_TIMEOUT_S, url=url,
                                sha256=image["sha256"], version=image["version"])
-        except BrokerError as exc:
+        except (BrokerError, NodeError) as exc:
             self._set_node(rollout_id, node, "failed")
             raise RolloutFailed(f"{node}: {exc}") from exc
         # Waiting for a device to come back is a network timeout, measured in real time like

@@ -22,7 +22,7 @@ from typing import Any
 
 from controller.platform.alarms import AlarmBook
 from controller.config import Config
-from drivers.errors import BrokerError
+from drivers.errors import BrokerError, NodeError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class NodeZones:
             return_exceptions=True)
         failed = []
         for node, result in zip(nodes, results, strict=True):
-            if isinstance(result, BrokerError):
+            if isinstance(result, BrokerError | NodeError):
                 failed.append(node)
                 self._alarms.raise_alarm("node_no_ack", node, f"{op}: {result}",
                                          severity="warning")

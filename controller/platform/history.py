@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.platform.store import fsync_dir
-from drivers.errors import StorageError
+from controller.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from tinydb import where
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from drivers.errors import StorageError
+from controller.errors import StorageError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 
 from controller.config import load_config, parse_config
 from controller.demo import demo_config
-from drivers.errors import ConfigError
+from controller.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controller.platform.history import History
-from drivers.errors import StorageError
+from controller.errors import StorageError
 
 REPO = Path(__file__).resolve().parents[3]
 DAY1 = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)

@@ -18,7 +18,7 @@ from tinydb import TinyDB
 
 import controller.platform.store as store_module
 from controller.platform.store import Store
-from drivers.errors import StorageError
+from controller.errors import StorageError
 
 REPO = Path(__file__).resolve().parents[3]
 
