@@ -15,6 +15,7 @@ from typing import Any
 
 from controller.radio.airlog import AirLog
 from controller.platform.alarms import AlarmBook
+from controller.platform.audit import AuditTrail
 from controller.radio.library import AudioLibrary
 from controller.radio.coordinator import BroadcastCoordinator
 from controller.platform.clock import Clock
@@ -59,6 +60,7 @@ class Runtime:
     library: AudioLibrary
     player: SourcePlayer
     broadcasts: BroadcastCoordinator
+    trail: AuditTrail
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
@@ -117,7 +119,8 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     runtime = Runtime(config=config, clock=clock, store=store, events=events, audit=audit,
                       tokens=TokenRegistry(store), programs=programs, overrides=overrides,
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
-                      player=player, broadcasts=broadcasts, started_at=clock.now(), demo=demo)
+                      player=player, broadcasts=broadcasts, trail=AuditTrail(audit, clock),
+                      started_at=clock.now(), demo=demo)
     guard = ClockGuard(clock, alarms)
     guard.on_step += [lighting.wake, broadcasts.wake]
     lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted

@@ -8,7 +8,6 @@ another process counts at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Security
@@ -16,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from controller.http.context import RuntimeDep
 from controller.http.errors import ApiError
+from controller.platform.audit import Actor
 from controller.platform.tokens import role_at_least
 
 # auto_error=False: a missing token must answer our error shape, not FastAPI's.
@@ -23,12 +23,8 @@ _bearer = HTTPBearer(auto_error=False, description="a token from `communectl tok
                      "or POST /api/v1/tokens")
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who sent the request: the token's name and role."""
-
-    name: str
-    role: str
+# Who sent the request: the token's name and role, as the services take it.
+Caller = Actor
 
 
 def require(role: str) -> Any:
