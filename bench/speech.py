@@ -62,8 +62,11 @@ def main() -> None:
                 cached.append(time.perf_counter() - started)
 
         asyncio.run(cached_runs())
-        duration_s = subprocess.run(["soxi", "-D", str(out)], capture_output=True, text=True,
-                                    check=False).stdout.strip() or "?"
+        # ffprobe ships with ffmpeg, which the speech path needs anyway (sox may be absent).
+        duration_s = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
+             "default=noprint_wrappers=1:nokey=1", str(out)],
+            capture_output=True, text=True, check=False).stdout.strip() or "nan"
     ms = lambda values: statistics.median(values) * 1000
     print(f"a {typed_words}-word announcement as typed ({words} words once times, dates and "
           f"numbers are spelled out; {float(duration_s):.1f} s of speech), median of {ROUNDS}:")
