@@ -1,9 +1,10 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
+# `make test` runs the checks of `make lint` (ruff, mypy, the import contracts) before pytest.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench system-deps clean
+.PHONY: demo test lint bench system-deps clean
 
 $(BIN)/communectl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +18,16 @@ system-deps:
 demo: $(BIN)/communectl
 	$(BIN)/communectl run --demo
 
-test: system-deps $(BIN)/communectl
+lint: $(BIN)/communectl
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: system-deps $(BIN)/communectl lint
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/communectl
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) communectl-data .pytest_cache
+	rm -rf $(VENV) communectl-data .pytest_cache .mypy_cache .ruff_cache
