@@ -3,8 +3,10 @@ leaves the hardware and the storage in a known state.
 
 HTTP comes in through a process of its own (controller.http.front, watched by
 controller.http.front_process) on the port this process binds; it forwards what it does not answer
-itself to the API, which runs here on a thread and event loop of its own, on a Unix socket
-(``api.front_process = false``: the API serves the port itself).
+itself to the API, which runs here, on the coordinators' own event loop, on a Unix socket
+(``api.front_process = false``: the API serves the port itself, on the same loop). One loop: a
+handler calls the coordinators directly, and nothing is read across threads
+(docs/architecture.md, "Processes and threads").
 
 Shutdown order on SIGTERM/SIGINT: stop accepting HTTP requests, wait for every device's
 transaction in flight (the coordinators hold a device's lock across a read-modify-write), then
@@ -28,15 +30,15 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
-from controller.platform import systemd
-from controller.http.app import body_limits, create_app
-from controller.http.server import ApiServer
-from controller.platform.clock import Clock
 from controller.config import Config
-from controller.http.front_process import FrontProcess
-from controller.runtime import Runtime, build_runtime
-from controller.platform.store import Store
 from controller.errors import StartupError
+from controller.http.app import body_limits, create_app
+from controller.http.front_process import FrontProcess
+from controller.http.server import ApiServer
+from controller.platform import systemd
+from controller.platform.clock import Clock
+from controller.platform.store import Store
+from controller.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +110,13 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         cleanup.push_async_callback(runtime.devices.close)
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")
-        # The API on a thread and loop of its own: a burst of requests must not delay a
-        # relay transition or the first sample of a broadcast on the coordinators' loop.
-        # Handlers reach the coordinators through Runtime.in_core and thread-safe wake().
-        # (A shorter GIL switch interval than the default 5 ms was measured: it cost API
-        # throughput and did not help the coordinators, bench/api_load.py.) What phones poll
-        # does not come this far: the front process answers GET /status from its mirror.
-        runtime.core_loop = loop
-        api = asyncio.create_task(asyncio.to_thread(_serve_on_own_loop, server, served),
-                                  name="api")
+        # The API on the coordinators' own loop: its handlers call the coordinators and
+        # read their state directly. What phones poll does not come this far: the front
+        # process answers GET /status from its mirror, so the requests that reach this loop
+        # are few, and each is short (storage writes go to a worker thread).
+        # bench/api_load.py measures the transitions' lateness under /status load, here
+        # and with the API serving the public port itself.
+        api = asyncio.create_task(server.serve(sockets=[served]), name="api")
         assert runtime.guard is not None
         runtime.guard.check()  # before the first decision: is the time plausible?
         guard = asyncio.create_task(runtime.guard.run(), name="clock-guard")
@@ -187,10 +187,6 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             sock.close()
             served.close()
     log.info("stopped")
-
-
-def _serve_on_own_loop(server: uvicorn.Server, sock: socket.socket) -> None:
-    asyncio.run(server.serve(sockets=[sock]))
 
 
 async def _finish_device_transactions(runtime: Runtime, *tasks: asyncio.Task[None]) -> None:

@@ -7,7 +7,6 @@ in ``controller.app`` does that.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +27,7 @@ from controller.lighting.coordinator import LightingCoordinator
 from controller.nodes.node_zones import MediaShelf, NodeZones
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import ProgramBook, seed
+from controller.lighting.service import LightingService
 from controller.radio.items import seed_programs
 from controller.radio.sources import SourcePlayer
 from controller.platform.store import Store
@@ -61,6 +61,8 @@ class Runtime:
     player: SourcePlayer
     broadcasts: BroadcastCoordinator
     trail: AuditTrail
+    # Set by build_runtime once the trail exists: the one owner of lighting's use cases.
+    lighting_service: LightingService = field(init=False)
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
@@ -69,17 +71,6 @@ class Runtime:
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
     front: Any = None  # controller.http.front_process.FrontProcess while run_controller serves
-
-    # The loop of the coordinators and the device links; the API may run on another
-    # (controller.app). None: everything runs on one loop (tests, the CLI).
-    core_loop: Any = None
-
-    async def in_core(self, coroutine: Any) -> Any:
-        """Run ``coroutine`` on the coordinators' loop and wait for it from any loop."""
-        loop = self.core_loop
-        if loop is None or loop is asyncio.get_running_loop():
-            return await coroutine
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))
 
     def clock_synced(self) -> bool:
         return True if self.guard is None else self.guard.clock_synced()
@@ -121,6 +112,9 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
                       player=player, broadcasts=broadcasts, trail=AuditTrail(audit, clock),
                       started_at=clock.now(), demo=demo)
+    runtime.lighting_service = LightingService(
+        config=config, clock=clock, store=store, overrides=overrides, programs=programs,
+        coordinator=lighting, devices=devices, alarms=alarms, trail=runtime.trail)
     guard = ClockGuard(clock, alarms)
     guard.on_step += [lighting.wake, broadcasts.wake]
     lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted

@@ -34,7 +34,7 @@ async def get_device(device_id: str, runtime: RuntimeDep, caller: Viewer) -> Dev
 async def probe_device(device_id: str, runtime: RuntimeDep, caller: Technician) -> ProbePublic:
     # Reads only; the bus worker serialises it with the coordinators' traffic.
     check_device(runtime, device_id)
-    return ProbePublic.model_validate(await runtime.in_core(runtime.devices.probe(device_id)))
+    return ProbePublic.model_validate(await runtime.devices.probe(device_id))
 
 
 def check_device(runtime: Runtime, device_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,10 +124,7 @@ async def start_rollout(firmware_id: str, body: RolloutCreate, runtime: RuntimeD
         raise conflict(f"rollout {running[0]} is still running")
     book = runtime.firmware
 
-    async def start() -> dict[str, Any]:  # its task belongs to the coordinators' loop
-        return book.start(image, nodes, by=caller.name)
-
-    rollout = await runtime.in_core(start())
+    rollout = book.start(image, nodes, by=caller.name)  # its task runs on this loop
     await record_change(runtime, caller, "firmware.rollout", rollout["id"],
                         {"firmware": firmware_id, "nodes": nodes})
     return RolloutPublic.model_validate(rollout)

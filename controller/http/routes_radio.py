@@ -250,8 +250,7 @@ async def approve_announcement(announcement_id: str, runtime: RuntimeDep,
                "(stops it if it is on air)")
 async def cancel_announcement(announcement_id: str, runtime: RuntimeDep,
                               caller: Operator) -> AnnouncementPublic:
-    doc = await runtime.in_core(runtime.broadcasts.cancel_announcement(announcement_id,
-                                                                       by=caller.name))
+    doc = await runtime.broadcasts.cancel_announcement(announcement_id, by=caller.name)
     if doc is None:
         raise not_found("announcement", announcement_id)
     await record_change(runtime, caller, "announcement.cancel", announcement_id)
@@ -327,7 +326,7 @@ async def now_playing(runtime: RuntimeDep, caller: Viewer) -> NowPublic:
 @router.post("/broadcasts/stop", summary="Stop what is on air (logged cancelled)",
              responses=error_responses(409))
 async def stop(runtime: RuntimeDep, caller: Technician) -> StoppedPublic:
-    item = await runtime.in_core(runtime.broadcasts.stop(by=caller.name))
+    item = await runtime.broadcasts.stop(by=caller.name)
     if item is None:
         raise conflict("nothing is on air")
     await record_change(runtime, caller, "broadcast.stop", item.key)
