@@ -30,6 +30,7 @@ from typing import Any
 
 from controller.platform import clock as clocks
 from controller.platform.alarms import AlarmBook
+from controller.platform.coordinator import DecisionLoop
 from controller.config import CircuitConfig, Config
 from controller.platform.devices import DeviceManager
 from controller.lighting.overrides import OverrideBook
@@ -93,8 +94,7 @@ class LightingCoordinator:
         for circuit in config.circuits:
             if circuit.meter:
                 self._meters.setdefault(circuit.meter, []).append(circuit)
-        self._changed = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._decisions = DecisionLoop(clock)
         self._next_check_mono = float("-inf")
         self._retry_at_mono: dict[str, float] = {}
         self._due: dict[str, datetime] = {}  # circuit -> due time of a transition not yet written
@@ -115,15 +115,15 @@ class LightingCoordinator:
     def wake(self) -> None:
         """Something changed (override, programme, calendar): reconcile now. Callable from
         any thread."""
-        clocks.set_from_any_thread(self._loop, self._changed)
+        self._decisions.wake()
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        while True:
-            self._changed.clear()
-            check = self._clock.monotonic() >= self._next_check_mono
-            await self.reconcile(check=check)
-            await clocks.wait(self._clock, self._changed, self._seconds_to_next_wake())
+        await self._decisions.run(self._step)
+
+    async def _step(self) -> float:
+        check = self._clock.monotonic() >= self._next_check_mono
+        await self.reconcile(check=check)
+        return self._seconds_to_next_wake()
 
     def _seconds_to_next_wake(self) -> float:
         now, mono = self._clock.now(), self._clock.monotonic()
@@ -198,7 +198,7 @@ class LightingCoordinator:
         check = check or retry_at is not None
         try:
             # Held across the whole read-modify-write: a stop waits for it (controller.app).
-            async with self._devices.locks[device_id]:
+            async with self._devices.holding(device_id):
                 if isinstance(driver, RelayBoard | Dimmer) and device_id in self._circuits_by_device:
                     await self._apply_outputs(device_id, driver, check=check)
                 if check and isinstance(driver, EnergyMeter):
@@ -235,18 +235,16 @@ class LightingCoordinator:
         if check or known is None:
             known = await self._read_outputs(device_id, driver)
             drifted = self._drifted(device_id, circuits, known)
-        changes = {ch: v for ch, v in targets.items() if known[ch] != v}
         verified = self._verified.setdefault(device_id, {})
-        for channel in changes:
-            verified.pop(channel, None)  # unknown until the write is read back
-        if changes:
-            if isinstance(driver, RelayBoard):
-                await self._devices.call(
-                    device_id, lambda d: d.write_channels(changes, known=known))
-            else:
-                await self._devices.call(device_id, lambda d: d.write_levels(changes))
-            written_at = self._clock.now()
-            self._devices.known[device_id] = [changes.get(i, v) for i, v in enumerate(known)]
+
+        def forget(changes: dict[int, Any]) -> None:
+            for channel in changes:
+                verified.pop(channel, None)  # unknown until the write is read back
+
+        written = await self._devices.write_channels(device_id, targets, before_write=forget)
+        known, changes = written.before, written.changes
+        if written.written_at is not None:
+            written_at = written.written_at
             for circuit in circuits:
                 if set(circuit.channels) & set(changes):
                     self.records[circuit.id] = replace(
@@ -290,12 +288,8 @@ class LightingCoordinator:
         return circuit.level_of(circuit.segment_channels(level)) if level else 0
 
     async def _read_outputs(self, device_id: str, driver: RelayBoard | Dimmer) -> list[Any]:
-        if isinstance(driver, RelayBoard):
-            values: list[Any] = await self._devices.call(device_id, lambda d: d.read_channels())
-        else:
-            values = await self._devices.call(device_id, lambda d: d.read_levels())
+        values = await self._devices.read_channels(device_id)
         read_at = self._clock.now()
-        self._devices.known[device_id] = list(values)
         for circuit in self._circuits_by_device.get(device_id, []):
             if isinstance(driver, Dimmer):
                 level = int(values[circuit.channels[0]])

@@ -3,7 +3,11 @@ and the health of each (online, last error, latency).
 
 Health is tracked per device, not per bus: on a shared RS-485 line one dead board must not mark
 its neighbours offline. A device that goes down is logged once, and once when it is back
-(STYLE: the coordinator logs state transitions, not every failed poll).
+(state transitions are logged, not every failed poll).
+
+Every write to a relay board's coils or a dimmer's registers goes through ``write_channels``:
+the read-modify-write of a board shared by the lighting and the radio, under the device's lock
+(docs/architecture.md).
 
 A device's health is a frozen record, replaced whole in ``health`` on every change: the API
 thread reads it (``describe``, /status, /metrics) while the coordinators' loop updates it, and
@@ -15,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -42,6 +47,15 @@ class DeviceHealth:
     failures: int = 0
 
 
+@dataclass(frozen=True)
+class ChannelWrite:
+    """What ``DeviceManager.write_channels`` did to one board."""
+
+    before: list[Any]  # the board's channels as known (or read) when the changes were decided
+    changes: dict[int, Any] = field(default_factory=dict)  # what was written; empty: nothing
+    written_at: datetime | None = None  # when the board acknowledged it; None: nothing sent
+
+
 class DeviceManager:
     def __init__(self, config: Config, clock: Clock) -> None:
         self._clock = clock
@@ -64,9 +78,70 @@ class DeviceManager:
         # neighbours' channels too, so it must be filled from fresh knowledge of them.
         self.known: dict[str, list[Any] | None] = {d: None for d in self.drivers}
         # Held around a read-modify-write of one device, so that the lighting and the radio
-        # coordinators never interleave between the read and the write.
+        # coordinators never interleave between the read and the write (``holding``).
         self.locks: dict[str, asyncio.Lock] = {d: asyncio.Lock() for d in self.drivers}
+        self._holders: dict[str, asyncio.Task[Any] | None] = {}
         self._config = config
+
+    @asynccontextmanager
+    async def holding(self, device_id: str) -> AsyncIterator[None]:
+        """Hold the device's lock. The task that holds it may enter again (``write_channels``
+        inside a longer transaction of its caller) without waiting for itself."""
+        task = asyncio.current_task()
+        if task is not None and self._holders.get(device_id) is task:
+            yield
+            return
+        async with self.locks[device_id]:
+            self._holders[device_id] = task
+            try:
+                yield
+            finally:
+                self._holders.pop(device_id, None)
+
+    async def read_channels(self, device_id: str) -> list[Any]:
+        """A relay board's coils or a dimmer's levels, read now and kept in ``known``."""
+        driver = self.drivers[device_id]
+        if isinstance(driver, RelayBoard):
+            values: list[Any] = await self.call(device_id, lambda d: d.read_channels())
+        elif isinstance(driver, Dimmer):
+            values = await self.call(device_id, lambda d: d.read_levels())
+        else:
+            raise TypeError(f"{device_id} has no channels to read (a {driver.kind})")
+        self.known[device_id] = list(values)
+        return list(values)
+
+    async def write_channels(
+            self, device_id: str, targets: Mapping[int, Any], *,
+            before_write: Callable[[dict[int, Any]], None] | None = None) -> ChannelWrite:
+        """Bring ``targets`` (channel -> on/off for a relay board, level for a dimmer) onto the
+        board, writing only the channels that differ from what is known of it, and keep
+        ``known`` up to date. Under the device's lock from the read to the write: a relay
+        board's FC15 frame spans the neighbours' channels too, filled from ``known``, so a
+        second writer must not change them in between. The board is read first when nothing
+        is known of it. ``before_write`` is told the changes just before they are sent.
+        DeviceError propagates; ``known`` is then left as it was."""
+        driver = self.drivers[device_id]
+        async with self.holding(device_id):
+            known = self.known[device_id]
+            if known is None:
+                known = await self.read_channels(device_id)
+            before = list(known)
+            changes = {ch: v for ch, v in targets.items() if before[ch] != v}
+            if not changes:
+                return ChannelWrite(before)
+            if before_write is not None:
+                before_write(changes)
+            if isinstance(driver, RelayBoard):
+                await self.call(device_id, lambda d: d.write_channels(changes, known=before))
+            elif isinstance(driver, Dimmer):
+                # Without ``known``: a dimmer gets one frame per run of changed channels,
+                # never a neighbour rewritten (drivers.profiles.Dimmer.write_levels).
+                await self.call(device_id, lambda d: d.write_levels(changes))
+            else:
+                raise TypeError(f"{device_id} has no channels to write (a {driver.kind})")
+            written_at = self._clock.now()
+            self.known[device_id] = [changes.get(i, v) for i, v in enumerate(before)]
+            return ChannelWrite(before, changes, written_at)
 
     async def call(self, device_id: str, operation: Callable[[Any], Awaitable[T]]) -> T:
         """Run one driver operation, keeping the device's health; DeviceError propagates."""

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from controller.platform import clock as clocks
 from controller.radio.airlog import AirLog
 from controller.platform.alarms import AlarmBook
+from controller.platform.coordinator import DecisionLoop
 from controller.config import Config
 from controller.platform.distribution import START_OFFSET_BOUNDS_S, Histogram
 from controller.nodes.node_zones import NodeZones
@@ -93,8 +94,7 @@ class BroadcastCoordinator:
         self._alarms = alarms
         self._tz = ZoneInfo(config.site.timezone)
         self._quiet = config.broadcast.quiet_hours  # parsed once, by the config
-        self._changed = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._decisions = DecisionLoop(clock)
         self.current: Airing | None = None
         self.outcomes: dict[str, int] = {}
         # Start offsets (first sample less ``Airing.could_sound_at``), for the metrics.
@@ -108,10 +108,9 @@ class BroadcastCoordinator:
 
     def wake(self) -> None:
         """Callable from any thread."""
-        clocks.set_from_any_thread(self._loop, self._changed)
+        self._decisions.wake()
 
     async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
         now = self._clock.now()
         closed = self.airlog.close_interrupted(now=now, lookback=LOOKBACK)
         if closed:
@@ -119,10 +118,7 @@ class BroadcastCoordinator:
         self.airlog.load_seen(since=now - LOOKBACK - timedelta(days=1))
         self._started = True
         try:
-            while True:
-                self._changed.clear()
-                sleep_s = await self.step()
-                await clocks.wait(self._clock, self._changed, sleep_s)
+            await self._decisions.run(self.step)
         finally:
             # A clean stop: cut the item short (logged), and leave zones and amplifiers off.
             airing = self.current
@@ -233,7 +229,7 @@ class BroadcastCoordinator:
         try:
             parts = await self._player.prepare(item.source)
             warmup_s = self.zones.warmup_s(frozenset(item.zones))
-            await self._sleep_until(item.due - timedelta(seconds=warmup_s))
+            await self._decisions.sleep_until(item.due - timedelta(seconds=warmup_s))
             # Shielded: a preemption must not cut a Modbus write in half; the next apply
             # (the emergency's zones) queues behind it on the device lock.
             apply_mono = self._clock.monotonic()
@@ -241,7 +237,7 @@ class BroadcastCoordinator:
             airing.could_sound_at = _could_sound_at(item, warmup_s=ready_mono - apply_mono)
             airing.zones_failed = sorted(self.zones.failures)
             await self._clock.sleep(ready_mono - self._clock.monotonic())
-            await self._sleep_until(item.due)
+            await self._decisions.sleep_until(item.due)
             if self.nodes is not None:
                 airing.zones_failed += await self.nodes.play(
                     item.key, item.zones, parts, level=item.level,
@@ -315,11 +311,6 @@ class BroadcastCoordinator:
         if not on_air and outcome_if_waiting is not None:
             self._record(airing.item, outcome_if_waiting, self._clock.now(), reason)
         self.current = None
-
-    async def _sleep_until(self, when: datetime) -> None:
-        # Re-read the wall clock after each sleep: an NTP step moves ``when`` relative to now.
-        while (remaining := (when - self._clock.now()).total_seconds()) > 0:
-            await self._clock.sleep(remaining)
 
     def _fallback(self, airing: Airing) -> Any:
         def note(reason: str) -> None:

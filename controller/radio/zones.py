@@ -1,5 +1,6 @@
 """Loudspeaker zones and their amplifiers, switched through the same device workers as the
-lights (one lock per device, the shared ``known`` channel state, one FC15 frame per board).
+lights: ``DeviceManager.write_channels`` (controller.platform.devices) does the board's
+read-modify-write under its lock, with the shared ``known`` channel state, one FC15 frame per board.
 
 What should be on is a pure function of what is on air: the zones of the airing item, and every
 amplifier that feeds one of them. ``apply(zones)`` reconciles the relays with that and says when
@@ -88,20 +89,7 @@ class ZoneSwitch:
         driver = self._devices.drivers[device_id]
         assert isinstance(driver, RelayBoard)  # config.cross_check: zones need relay boards
         try:
-            async with self._devices.locks[device_id]:
-                known = self._devices.known[device_id]
-                if known is None:
-                    known = await self._devices.call(device_id, lambda d: d.read_channels())
-                    self._devices.known[device_id] = list(known)
-                changes = {ch: v for ch, v in targets.items() if known[ch] != v}
-                if not changes:
-                    self._ok(device_id)
-                    return
-                written = list(known)
-                await self._devices.call(
-                    device_id, lambda d: d.write_channels(changes, known=written))
-                self._devices.known[device_id] = [changes.get(i, v)
-                                                  for i, v in enumerate(written)]
+            changes = (await self._devices.write_channels(device_id, targets)).changes
         except DeviceError as exc:
             self._devices.known[device_id] = None  # read it again next time
             if device_id not in self.failures:
@@ -109,6 +97,9 @@ class ZoneSwitch:
             self.failures[device_id] = str(exc)
             self._alarms.raise_alarm("zone_switch_failed", device_id,
                                      f"zones or amplifier not switched: {exc}")
+            return
+        if not changes:
+            self._ok(device_id)
             return
         log.info("zones on %s: %s", device_id,
                  ", ".join(f"ch{ch} {'on' if v else 'off'}" for ch, v in sorted(changes.items())))
