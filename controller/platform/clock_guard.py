@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -44,11 +45,17 @@ class _Timex(ctypes.Structure):
     _fields_ = [("modes", ctypes.c_uint), ("rest", ctypes.c_byte * 256)]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    # Once: find_library runs ldconfig (and, failing that, the C compiler) in a subprocess,
+    # which asked every second was most of what an idle controller did.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def kernel_synchronised() -> bool | None:
     """What adjtimex(2) says; None where it cannot be asked (not Linux, no libc)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        state = libc.adjtimex(ctypes.byref(_Timex(modes=0)))
+        state = _libc().adjtimex(ctypes.byref(_Timex(modes=0)))
     except (OSError, AttributeError):
         return None
     if state < 0:
