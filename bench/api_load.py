@@ -27,11 +27,11 @@ from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from controller.app import run_controller
+from controller.config import validate_config
 from controller.http import front
 from controller.http.server import ApiServer, event_loop_runner
-from controller.app import run_controller
 from controller.platform.clock import SystemClock
-from controller.config import validate_config
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 

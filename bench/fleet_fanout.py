@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controller.platform.clock import SystemClock
 from controller.config import parse_config
+from controller.platform.clock import SystemClock
 from controller.runtime import Runtime, build_runtime
 from firmware_bridge.bridge import connect
 from firmware_bridge.fleet import fleet_announce
@@ -98,7 +98,8 @@ async def main() -> None:
         broker.wait()
     print(f"fleet announce (emergency), {GATEWAYS} gateways in one process on one mosquitto, "
           f"median of {ROUNDS}:")
-    print(f"  to {GATEWAYS} gateways: every acknowledgement in after {statistics.median(many):6.1f} ms "
+    print(f"  to {GATEWAYS} gateways: every acknowledgement in after "
+          f"{statistics.median(many):6.1f} ms "
           f"(max {max(many):.1f} ms)")
     print(f"  to 1 gateway (baseline): {statistics.median(one):6.1f} ms")
     print(f"  ratio: {statistics.median(many) / statistics.median(one):.1f}x for {GATEWAYS}x the "

@@ -17,8 +17,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from controller.platform.clock import SystemClock
 from controller.config import validate_config
+from controller.platform.clock import SystemClock
 from controller.runtime import build_runtime
 from drivers.modbus import ModbusBus
 from drivers.simulator import SimulatedCabinet

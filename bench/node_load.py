@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api_load import staggered_lateness
 from fleet_fanout import start_broker
 
-from controller.platform.clock import SystemClock
 from controller.config import validate_config
+from controller.platform.clock import SystemClock
 from controller.runtime import build_runtime
 from drivers.simulator import SimulatedCabinet
 

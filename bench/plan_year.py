@@ -1,8 +1,9 @@
 """A year of lighting plan for 100 circuits, with and without the schedule caches.
 
-100 circuits at Thiệu Long share 5 programmes (the SPEC's two, all-night, evening-only and a
-weekend one), as a commune's circuits do; ``plan`` is called once per circuit for 2027, the way
-a naive caller would, and the three measurements differ only in what is cached:
+100 circuits at Thiệu Long share 5 programmes (the two of deploy/config.example.toml,
+all-night, evening-only and a weekend one), as a commune's circuits do; ``plan`` is called once
+per circuit for 2027, the way a naive caller would, and the three measurements differ only in
+what is cached:
 
 - cold: every cache cleared before each circuit (each computes its sun events again);
 - sun events cached: window spans and plans cleared before each circuit, sun events kept;

@@ -67,7 +67,9 @@ def main() -> None:
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of",
              "default=noprint_wrappers=1:nokey=1", str(out)],
             capture_output=True, text=True, check=False).stdout.strip() or "nan"
-    ms = lambda values: statistics.median(values) * 1000
+    def ms(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
     print(f"a {typed_words}-word announcement as typed ({words} words once times, dates and "
           f"numbers are spelled out; {float(duration_s):.1f} s of speech), median of {ROUNDS}:")
     print(f"  espeak-ng alone on normalised text     {ms(floor):8.1f} ms  (baseline)")

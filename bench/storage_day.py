@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinydb import TinyDB
 
-from controller.platform.clock import FakeClock
 from controller.config import parse_config
+from controller.platform.clock import FakeClock
 from controller.runtime import build_runtime
 from drivers.simulator import SimulatedCabinet
 
@@ -86,7 +86,8 @@ chime = true
         parts.append(f'[[zones]]\nid = "zone-{zone}"\ndevice = "radio-board"\nchannel = {zone}\n'
                      'amplifier = "amp"\n')
     for index, at in enumerate(TIMES):
-        parts.append(f'[[broadcast_programs]]\nid = "news-{index}"\nschedule = {{ times = ["{at}"] }}\n'
+        parts.append(f'[[broadcast_programs]]\nid = "news-{index}"\n'
+                     f'schedule = {{ times = ["{at}"] }}\n'
                      'source = { type = "tts", text = "Đài truyền thanh xã xin thông báo lịch '
                      'họp dân và lịch tiêm phòng cho gia súc." }\n')
     return "\n".join(parts)

@@ -50,7 +50,7 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Pacer(Protocol):
-    """The pacing clock: ``controller.platform.clock.SystemClock`` and ``FakeClock`` both qualify."""
+    """The pacing clock: ``SystemClock`` and ``FakeClock`` of controller.platform.clock qualify."""
 
     def monotonic(self) -> float: ...
 

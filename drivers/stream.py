@@ -103,7 +103,8 @@ async def relay(url: str, *, duration_s: float, connect_timeout_s: float = 5.0,
             raise StreamFailed(f"{url}: ffmpeg exited with {returncode}: {message}")
         played_s = sent / FRAME_BYTES / PCM_RATE
         if played_s < duration_s - SHORT_TOLERANCE_S:
-            raise StreamFailed(f"{url}: the stream ended after {played_s:.1f} s of {duration_s:g} s")
+            raise StreamFailed(
+                f"{url}: the stream ended after {played_s:.1f} s of {duration_s:g} s")
     finally:
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):

@@ -491,7 +491,7 @@ def _date_range(match: re.Match[str], southern: bool) -> str:
         match.group(4)
     if not (1 <= first < last <= 31 and 1 <= month <= 12):
         return match.group(0)
-    words = _day_prefix(match) + [read_integer(first, southern=southern), "đến"]
+    words = [*_day_prefix(match), read_integer(first, southern=southern), "đến"]
     return " ".join(words + _day_month(last, month, year, southern))
 
 

@@ -1,5 +1,5 @@
 """The province's view: many gateways on one broker (or a bridged cluster), seen and addressed
-through the topics each gateway already publishes (SPEC: MQTT). No federation of our own: the
+through the topics each gateway already publishes (docs/mqtt.md). No federation of our own: the
 broker carries everything.
 
 ``fleet_status`` reads the retained messages (every gateway's ``status``, circuit states and

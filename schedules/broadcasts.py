@@ -1,7 +1,8 @@
 """Broadcast programmes: when a recurring programme airs, and when the radio keeps quiet.
 
-A programme's schedule is stored as JSON in exactly one of three forms (SPEC: Schedules); the
-API keeps it under ``schedule``, so error messages name ``schedule.<field>``::
+A programme's schedule is stored as JSON in exactly one of three forms (docs/configuration.md,
+``[[broadcast_programs]]``); the API keeps it under ``schedule``, so error messages name
+``schedule.<field>``::
 
     {"times": ["05:30", "17:00"], "days": ["mon", "fri"]}       no days: every day
     {"rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR;BYHOUR=6;BYMINUTE=0"}  the rule gives the times
@@ -206,7 +207,7 @@ class QuietHours:
     @classmethod
     def parse(cls, text: str | None) -> QuietHours | None:
         """``"22:00-05:00"``; None or blank text means no quiet hours."""
-        if text is None or isinstance(text, str) and not text.strip():
+        if text is None or (isinstance(text, str) and not text.strip()):
             return None
         match = _QUIET.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:

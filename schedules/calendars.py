@@ -1,4 +1,4 @@
-"""Calendars: the days a window is limited to (SPEC: Schedules).
+"""Calendars: the days a window is limited to (docs/configuration.md, ``[[calendars]]``).
 
 A calendar is the union of yearly dates (``"09-02"``), Vietnamese lunar dates
 (``"lunar:01-15"``, the full moon of the first lunar month), single dates (``"2027-02-06"``),

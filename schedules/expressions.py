@@ -1,4 +1,6 @@
-"""Time expressions: ``18:30``, ``sunset+10m``, ``earliest(23:00, sunrise-10m)`` (SPEC: Schedules).
+"""Time expressions: ``18:30``, ``sunset+10m``, ``earliest(23:00, sunrise-10m)``.
+
+They are a window's ``on`` and ``off`` (docs/configuration.md, ``windows``).
 
 Grammar (case and whitespace insensitive)::
 

@@ -2,7 +2,7 @@
 
 A window belongs to the local day D it starts on: ``on`` is evaluated on D, its ``days`` and
 ``calendar`` are tested on D, and every time inside ``off`` is its first occurrence after
-``on`` (SPEC: Schedules).
+``on`` (docs/configuration.md, ``windows``).
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ def test_a_missing_part_is_one_line_from_check_and_run(fresh_venv: Path, tmp_pat
     what to install, exit 2, no traceback (systemd would otherwise restart it forever)."""
     python = fresh_venv / "bin" / "python"
     site_packages = subprocess.run(
-        [str(python), "-c", "import aiomqtt, pathlib; print(pathlib.Path(aiomqtt.__file__).parent)"],
+        [str(python), "-c",
+         "import aiomqtt, pathlib; print(pathlib.Path(aiomqtt.__file__).parent)"],
         capture_output=True, text=True, check=True).stdout.strip()
     hidden = Path(site_packages).with_name("aiomqtt.hidden")
     Path(site_packages).rename(hidden)

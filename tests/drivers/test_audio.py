@@ -235,7 +235,7 @@ async def test_alsa_sink_reports_aplay_failure() -> None:
     # without a sound card (on this gateway's CI, "default" fails the same way: no card).
     sink = AlsaSink("communectl_no_such_pcm", SystemClock())
 
-    with pytest.raises(AudioError, match="(?s)exited with 1: .*audio open error"):
+    with pytest.raises(AudioError, match=r"(?s)exited with 1: .*audio open error"):
         await play(sink, "item", iter_pcm(silence(0.5)))
 
 

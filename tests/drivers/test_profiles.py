@@ -46,7 +46,7 @@ def test_profiles_name_kind_and_channels(bus: ModbusBus, profile: str, kind: str
 @pytest.mark.parametrize("profile", ["relay", "relay0", "relay08", "sdm630", "dimmer0",
                                      "Relay8", ""])
 def test_unknown_profiles_list_the_known_ones(bus: ModbusBus, profile: str) -> None:
-    with pytest.raises(ValueError, match="unknown profile .*known profiles: relayN"):
+    with pytest.raises(ValueError, match=r"unknown profile .*known profiles: relayN"):
         make_device(profile, bus, 1)
 
 
@@ -91,7 +91,7 @@ async def test_write_channels_checks_its_arguments(bus: ModbusBus, values: dict[
 
 @pytest.mark.parametrize("level", [-1, 101])
 async def test_dimmer_levels_are_percent(bus: ModbusBus, level: int) -> None:
-    with pytest.raises(ValueError, match="0..100"):
+    with pytest.raises(ValueError, match=r"0\.\.100"):
         await Dimmer(bus, 4).write_levels({0: level})
 
 

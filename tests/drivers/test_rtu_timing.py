@@ -1,4 +1,4 @@
-"""RTU line timing against the figures of the Modbus serial line spec and LIBRARIES.md."""
+"""RTU line timing against the figures of the Modbus serial line specification."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_fc15_frame_size(count: int, request_bytes: int) -> None:
 
 
 def test_wire_times_at_9600_8n1() -> None:
-    # LIBRARIES.md: FC05 about 24 ms per relay, FC15 for 8 coils about 26 ms.
+    # At 9600 baud 8N1, request and reply: FC05 about 24 ms per relay, FC15 for 8 coils about 26 ms.
     line = SerialLine(9600)
 
     assert line.transaction_s(*write_single_coil_bytes()) == pytest.approx(0.024, abs=0.001)

@@ -111,7 +111,7 @@ async def test_relay_yields_the_requested_duration(
 
 async def test_refused_connection_fails_with_ffmpegs_reason() -> None:
     require_program("ffmpeg")
-    with pytest.raises(StreamFailed, match="ffmpeg exited with .*Connection refused"):
+    with pytest.raises(StreamFailed, match=r"ffmpeg exited with .*Connection refused"):
         await collect(relay(refused_url(), duration_s=2.0, connect_timeout_s=10.0), [])
 
 
@@ -157,7 +157,7 @@ async def test_short_stream_fails_midway_after_its_audio(
     url = await serve(file_handler(mp3s[1.0]))
     chunks: list[bytes] = []
 
-    with pytest.raises(StreamFailed, match="ended after 1.0 s of 3 s"):
+    with pytest.raises(StreamFailed, match=r"ended after 1\.0 s of 3 s"):
         await collect(relay(url, duration_s=3.0), chunks)
     assert abs(frames(chunks) - PCM_RATE) <= 0.05 * PCM_RATE
 

@@ -171,7 +171,8 @@ asyncio.run(MqttBridge(BridgeSettings(url="mqtt://127.0.0.1:{mosquitto}", prefix
                                       site_id="thieu-long"), FakePort()).run())
 """)
     async with Watcher(mosquitto, f"{ROOT}/status") as watcher:
-        process = subprocess.Popen([sys.executable, str(script)])  # noqa: ASYNC220 (killed below)
+        # A plain Popen inside async code: it is only started here and killed below.
+        process = subprocess.Popen([sys.executable, str(script)])
         try:
             await eventually(lambda: watcher.last(f"{ROOT}/status") == "online", "online")
         finally:

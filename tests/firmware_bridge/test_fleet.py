@@ -1,5 +1,5 @@
 """``fleet status`` and ``fleet announce`` against a real mosquitto, with gateways imitated by
-small MQTT clients that follow the SPEC topics (the controllers' own bridge is tested in
+small MQTT clients that follow the topics of docs/mqtt.md (the controllers' own bridge is tested in
 test_bridge and in the end-to-end test of three controllers)."""
 
 from __future__ import annotations

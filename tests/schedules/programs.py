@@ -1,4 +1,4 @@
-"""The SPEC's example programmes and calendar, as the controller builds them from the config."""
+"""The programmes and calendar of deploy/config.example.toml, as the controller builds them."""
 
 from schedules.calendars import Calendar
 from schedules.lighting import Program, Window

@@ -425,5 +425,5 @@ def test_levels_rank_in_order() -> None:
 
 @pytest.mark.parametrize("level", ["urgent", "Emergency", None])
 def test_unknown_levels_are_refused(level: Any) -> None:
-    with pytest.raises(ScheduleError, match="^level: "):
+    with pytest.raises(ScheduleError, match=r"^level: "):
         level_rank(level)

@@ -6,7 +6,7 @@ import pytest
 from schedules.calendars import Calendar
 from schedules.errors import ScheduleError
 
-# The SPEC's example calendar.
+# The calendar of deploy/config.example.toml.
 HOLIDAYS = Calendar(id="holidays", dates=("09-02", "lunar:01-15", "2027-02-06"),
                     ranges=(("2027-02-05", "2027-02-10"),), public_holidays="VN")
 VN_2026_2027 = holidays.VN(years=(2026, 2027), language="en_US")

@@ -117,7 +117,8 @@ NEXT = DAY + timedelta(days=1)
     # Without `after`, every leaf is on the day itself: the morning comes first.
     ("earliest(23:00, sunrise-10m)", None, sun(DAY, "sunrise", -10)),
     ("latest(23:00, sunrise-10m)", None, at(DAY, 23)),
-    # With `after`, each leaf is its first occurrence after it (SPEC: off follows on).
+    # With `after`, each leaf is its first occurrence after it (docs/configuration.md: off is
+    # the first such time after on).
     ("earliest(23:00, sunrise-10m)", sun(DAY, "sunset", 5), at(DAY, 23)),
     ("earliest(23:00, sunrise-10m)", at(DAY, 23, 30), sun(NEXT, "sunrise", -10)),
     ("latest(23:00, sunrise-10m)", sun(DAY, "sunset", 5), sun(NEXT, "sunrise", -10)),
