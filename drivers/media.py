@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,9 @@ class MediaInfo:
 
 async def probe(path: Path, *, program: str = "ffprobe") -> MediaInfo:
     """What ``path`` holds; NotAudio when it has no playable audio stream."""
-    out, err, code = await _run([program, "-v", "error", "-print_format", "json",
-                                 "-show_format", "-show_streams", str(path)],
-                                timeout_s=PROBE_TIMEOUT_S)
+    out, err, code = await run_tool([program, "-v", "error", "-print_format", "json",
+                                     "-show_format", "-show_streams", str(path)],
+                                    timeout_s=PROBE_TIMEOUT_S)
     if code != 0:
         raise NotAudio(f"ffprobe cannot read it: {_tail(err) or f'exit status {code}'}")
     try:
@@ -69,7 +70,7 @@ async def decode_to_wav(source: Path, target: Path, *, gain_db: float = 0.0,
         command += ["-af", f"volume={gain_db}dB"]
     command += ["-f", "wav", "-bitexact", str(partial)]
     try:
-        _, err, code = await _run(command, timeout_s=DECODE_TIMEOUT_S)
+        _, err, code = await run_tool(command, timeout_s=DECODE_TIMEOUT_S)
         if code != 0:
             raise AudioError(f"ffmpeg could not decode {source.name}: {_tail(err)}")
         _fsync(partial)
@@ -96,8 +97,12 @@ def read_pcm(path: Path) -> bytes:
         raise AudioError(f"cannot read {path.name}: {exc}") from exc
 
 
-async def _run(command: list[str], *, timeout_s: float,
-               stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
+async def run_tool(command: list[str], *, timeout_s: float,
+                   stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
+    """Run an audio tool (ffprobe, ffmpeg, espeak-ng; ``drivers.tts``) with ``stdin`` as its
+    input: (stdout, stderr, exit status). AudioError when it is not installed, cannot start or
+    takes longer than ``timeout_s`` (then it is killed, as it is when the caller is
+    cancelled); a non-zero exit status is the caller's to judge."""
     if shutil.which(command[0]) is None:
         raise AudioError(f"{command[0]} is not installed")
     try:
@@ -118,6 +123,21 @@ async def _run(command: list[str], *, timeout_s: float,
         await process.wait()
         raise
     return out, err, process.returncode or 0
+
+
+def run_tool_blocking(command: list[str], *, timeout_s: float) -> tuple[bytes, bytes, int]:
+    """``run_tool`` for a caller that cannot await (asking a tool its version takes a few
+    milliseconds), with the same AudioErrors."""
+    if shutil.which(command[0]) is None:
+        raise AudioError(f"{command[0]} is not installed")
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise AudioError(f"{command[0]} took longer than {timeout_s:.0f} s") from None
+    except OSError as exc:
+        raise AudioError(f"cannot start {command[0]}: {exc}") from exc
+    return done.stdout, done.stderr, done.returncode
 
 
 def _tail(err: bytes, lines: int = 3) -> str:

@@ -1,5 +1,5 @@
-"""Offline Vietnamese speech with espeak-ng (LIBRARIES.md: the only offline choice that needs
-no model download), after ``vi_text`` has rewritten times, dates, numbers, units and
+"""Offline Vietnamese speech with espeak-ng (docs/speech.md: the offline voice that needs no
+model download), after ``vi_text`` has rewritten times, dates, numbers, units and
 abbreviations as words.
 
 Synthesised audio is cached by what determines it (the normalised text, the voice, the speed
@@ -10,19 +10,18 @@ option.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import shutil
 import wave
 from pathlib import Path
 
 from drivers.errors import AudioError
-from drivers.media import decode_to_wav
+from drivers.media import decode_to_wav, run_tool, run_tool_blocking
 from drivers.pcm import PCM_CHANNELS, PCM_RATE, PCM_WIDTH
 from drivers.vi_text import normalise_vietnamese
 
 SYNTH_TIMEOUT_S = 60.0
+VERSION_TIMEOUT_S = 10.0
 
 
 class SpeechSynth:
@@ -66,40 +65,22 @@ class SpeechSynth:
         return target
 
     async def _espeak(self, text: str, voice: str, output: Path) -> None:
-        if shutil.which(self.program) is None:
-            raise AudioError(f"{self.program} is not installed")
-        try:
-            process = await asyncio.create_subprocess_exec(
-                self.program, "-v", voice, "-s", str(self.words_per_minute), "-w", str(output),
-                "--stdin", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.PIPE)
-        except OSError as exc:
-            raise AudioError(f"cannot start {self.program}: {exc}") from exc
-        try:
-            _, err = await asyncio.wait_for(process.communicate(text.encode("utf-8")),
-                                            SYNTH_TIMEOUT_S)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AudioError(f"{self.program} took longer than {SYNTH_TIMEOUT_S:.0f} s") from None
-        except asyncio.CancelledError:
-            process.kill()
-            await process.wait()
-            raise
+        _, err, code = await run_tool(
+            [self.program, "-v", voice, "-s", str(self.words_per_minute), "-w", str(output),
+             "--stdin"], timeout_s=SYNTH_TIMEOUT_S, stdin=text.encode("utf-8"))
         message = err.decode(errors="replace").strip()
-        if process.returncode != 0 or not output.exists() or output.stat().st_size <= 44:
+        if code != 0 or not output.exists() or output.stat().st_size <= 44:
             raise AudioError(f"{self.program} failed (voice {voice!r}): "
-                             f"{message or f'exit status {process.returncode}'}")
+                             f"{message or f'exit status {code}'}")
 
     def _read_version(self) -> str:
         # Part of the cache key: a new espeak-ng reads differently. Read once, synchronously
         # (a few ms), the first time a key is needed.
-        import subprocess
-
         try:
-            found = subprocess.run([self.program, "--version"], capture_output=True, text=True,
-                                   timeout=10, check=False).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
+            out, _, _ = run_tool_blocking([self.program, "--version"],
+                                          timeout_s=VERSION_TIMEOUT_S)
+            found = out.decode(errors="replace").strip()
+        except AudioError:
             found = "unknown"
         self._version = found
         return found

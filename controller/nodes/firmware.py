@@ -12,7 +12,6 @@ left alone.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 import shutil
@@ -26,6 +25,7 @@ from controller.platform.clock import Clock
 from controller.nodes.node_zones import MediaShelf
 from controller.platform.store import Store
 from drivers.errors import BrokerError, NodeError
+from drivers.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class FirmwareBook:
         self.back_timeout_s = BACK_TIMEOUT_S
 
     def add(self, upload: Path, *, version: str, uploaded_by: str) -> dict[str, Any]:
-        digest = _sha256(upload)
+        digest = file_sha256(upload)
         image_id = f"fw-{version}-{digest[:8]}".lower().replace(".", "-")
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{image_id}.bin"
@@ -126,11 +126,3 @@ class FirmwareBook:
 
 class RolloutFailed(Exception):
     pass
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,10 +1,11 @@
 """Zones made of field nodes (IP/4G loudspeaker receivers running their own firmware).
 
-Such a zone has no relay here: each of its nodes is told over MQTT to ``play`` the item (SPEC:
-``{root}/node/{node}/cmd`` with an id, answered on ``.../ack``) and to ``stop`` after it. A node
-fetches the item's audio from the gateway over HTTP: each prepared file gets a random URL
-(``/media/{token}.wav``) that exists only while the item airs, with its sha256 so the node can
-check what it fetched; a relayed station is sent as its own URL, which the node plays itself.
+Such a zone has no relay here: each of its nodes is told over MQTT to ``play`` the item
+(docs/mqtt.md: ``{root}/node/{node}/cmd`` with an id, answered on ``.../ack``) and to ``stop``
+after it. A node fetches the item's audio from the gateway over HTTP: each prepared file gets
+a random URL (``/media/{token}.wav``) that exists only while the item airs, with its sha256 so
+the node can check what it fetched; a relayed station is sent as its own URL, which the node
+plays itself.
 
 A node that does not acknowledge within ``ACK_TIMEOUT_S`` (or refuses) raises an alarm and is
 named in the item's log record; the other zones play on.
@@ -13,7 +14,6 @@ named in the item's log record; the other zones play on.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -23,6 +23,7 @@ from typing import Any
 from controller.platform.alarms import AlarmBook
 from controller.config import Config
 from drivers.errors import BrokerError, NodeError
+from drivers.files import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class NodeZones:
                 token = self.shelf.offer(part.wav)
                 tokens.append(token)
                 described.append({"url": f"{self.base_url}/media/{token}.wav",
-                                  "sha256": _sha256(part.wav),
+                                  "sha256": file_sha256(part.wav),
                                   "duration_s": round(part.duration_s, 3)})
             else:
                 described.append({"stream": part.url, "duration_s": part.duration_s})
@@ -108,11 +109,3 @@ class NodeZones:
         if failed:
             log.warning("%s not acknowledged by %s", op, ", ".join(failed))
         return failed
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
