@@ -1,5 +1,5 @@
-"""Offline Vietnamese speech with espeak-ng (docs/speech.md: the offline voice that needs no
-model download), after ``vi_text`` has rewritten times, dates, numbers, units and
+"""Offline Vietnamese speech with espeak-ng (docs/libraries.md: the only offline choice that
+needs no model download), after ``vi_text`` has rewritten times, dates, numbers, units and
 abbreviations as words.
 
 Synthesised audio is cached by what determines it (the normalised text, the voice, the speed
