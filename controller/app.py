@@ -11,7 +11,7 @@ handler calls the coordinators directly, and nothing is read across threads
 Shutdown order on SIGTERM/SIGINT: stop accepting HTTP requests, wait for every device's
 transaction in flight (the coordinators hold a device's lock across a read-modify-write), then
 cancel the coordinators and close the buses. uvicorn's own signal handlers are disabled
-(LIBRARIES.md: they re-raise the signal after uvicorn's shutdown and skip ours).
+(docs/libraries.md, uvicorn: they re-raise the signal after uvicorn's shutdown and skip ours).
 """
 
 from __future__ import annotations

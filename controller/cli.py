@@ -1,4 +1,4 @@
-"""``communectl``: the command line (SPEC: CLI).
+"""``communectl``: the command line (README.md, Commands).
 
 Every command takes ``--config F`` before or after its subcommand; the path defaults to
 ``$COMMUNECTL_CONFIG``, then ``/etc/communectl/config.toml``. When no config exists anywhere and

@@ -532,7 +532,7 @@ class Config(_Frozen):
 
 
 def config_path(explicit: str | None) -> Path:
-    """--config, else $COMMUNECTL_CONFIG, else the system path (SPEC: CLI)."""
+    """--config, else $COMMUNECTL_CONFIG, else the system path (docs/configuration.md)."""
     return Path(explicit or os.environ.get("COMMUNECTL_CONFIG") or DEFAULT_CONFIG_PATH)
 
 

@@ -1,7 +1,7 @@
 """The HTTP API as a FastAPI app, made for one ``Runtime`` by ``create_app`` (never at import
 time: every test, and the controller, builds its own).
 
-Layout: ``/api/v1/...`` (JSON, bearer tokens; SPEC: HTTP API), ``/metrics`` (Prometheus, also
+Layout: ``/api/v1/...`` (JSON, bearer tokens; docs/api.md), ``/metrics`` (Prometheus, also
 under ``/api/v1``), ``/docs`` and ``/openapi.json`` (FastAPI's, no token), and ``/`` (a
 placeholder page until the dashboard exists).
 """

@@ -1,4 +1,4 @@
-"""Bearer tokens and roles (SPEC: HTTP API).
+"""Bearer tokens and roles (docs/api.md, Authentication and roles).
 
 Every endpoint but ``GET /health`` declares the least role it needs by taking a ``Viewer``,
 ``Operator``, ``Technician`` or ``Admin`` argument; each role includes the ones before it. The

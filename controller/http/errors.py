@@ -1,4 +1,4 @@
-"""Every error the API answers, in one JSON shape (SPEC: HTTP API):
+"""Every error the API answers, in one JSON shape (docs/api.md, Errors):
 
     {"error": {"code": "not_found", "message": "no circuit 'x'", "field": "target"}}
 

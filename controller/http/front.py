@@ -55,7 +55,7 @@ from controller.platform.tokens import TokenInfo, TokenRegistry, role_at_least
 
 log = logging.getLogger(__name__)
 
-HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (SPEC)
+HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (docs/api.md)
 METRICS_PATH = "/metrics"  # Prometheus's default path, outside /api/v1, with a token
 # Requests that need no token (pages, docs, /health, node media) in flight to the controller
 # at once: enough for every phone and node of a commune, too few for a flood to matter.
@@ -122,7 +122,7 @@ class FrontApp:
             self._changed if changes else None))
 
     def _needs_token(self, path: str) -> bool:
-        # As the controller's routes declare it (SPEC: only /health answers without a token).
+        # As the controller's routes declare it (docs/api.md: only /health answers without a token).
         return (path.startswith(self.limits.path_prefix) and path != HEALTH_PATH) \
             or path == METRICS_PATH
 

@@ -2,7 +2,7 @@
 audit and tokens. The lighting schedule's own documents are in ``schedule_models``.
 
 Handlers return these models, never dicts: FastAPI serialises a declared model with pydantic's
-serialiser, about 30 times cheaper than ``jsonable_encoder`` on a dict (LIBRARIES.md, HTTP).
+serialiser, about 30 times cheaper than ``jsonable_encoder`` on a dict (docs/libraries.md, FastAPI).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The audio library over HTTP (SPEC: POST /audio, multipart).
+"""The audio library over HTTP (docs/api.md: POST /api/v1/audio, multipart).
 
 An upload is streamed to a temporary file inside the library's folder (never held in memory,
 bounded by ``broadcast.max_upload_mb``: 413 above it), fsynced, probed (415 when it is not

@@ -9,44 +9,33 @@ network.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from controller.http.models import Instant, State
 from controller.config import (
-    ID_PATTERN,
     CalendarConfig,
     LightingProgramConfig,
     WindowConfig,
 )
+from controller.http.models import State
+from controller.lighting.orders import OverrideOrder
+from controller.lighting.records import (
+    CalendarView,
+    LightingCalendar,
+    LightingProgram,
+    Override,
+    ProgramView,
+    ProgramWindow,
+)
 
-MAX_OVERRIDE_MIN = 7 * 24 * 60  # a forgotten override ends within a week
 MAX_WINDOWS = 48
 MAX_CALENDAR_ENTRIES = 1000
 MAX_NAME = 200
-TARGET_PATTERN = rf"^(all|(circuit|group):{ID_PATTERN.strip('^$')})$"
 
 
-class OverrideCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    target: str = Field(pattern=TARGET_PATTERN, examples=["circuit:road-5", "group:main-road",
-                                                          "all"])
-    state: State
-    level: Annotated[int, Field(strict=True, ge=1, le=100)] | None = Field(
-        default=None, description="1-100, default 100; ignored when the state is off")
-    duration_min: Annotated[int, Field(strict=True, ge=1, le=MAX_OVERRIDE_MIN)] | None = Field(
-        default=None, description="give this or until")
-    until: Instant | None = Field(
-        default=None, description="ISO-8601 with an offset, within a week; or duration_min")
-    reason: str = Field(min_length=1, max_length=200)
-
-    @model_validator(mode="after")
-    def _one_end(self) -> Self:
-        if (self.duration_min is None) == (self.until is None):
-            raise ValueError("give exactly one of duration_min and until")
-        return self
+class OverrideCreate(OverrideOrder):
+    """An override as ``POST /overrides`` takes it: the same shape as MQTT's circuit set
+    payload (``controller.lighting.orders``)."""
 
 
 class OverridePublic(BaseModel):
@@ -58,6 +47,12 @@ class OverridePublic(BaseModel):
     reason: str
     created_by: str
     created_at: datetime
+
+    @classmethod
+    def of(cls, override: Override) -> OverridePublic:
+        return cls(id=override.id, target=override.target, state=override.state,
+                   level=override.level, until=override.until, reason=override.reason,
+                   created_by=override.created_by, created_at=override.created_at)
 
 
 class LightingProgramCreate(LightingProgramConfig):
@@ -107,3 +102,41 @@ class CalendarPublic(BaseModel):
     ranges: list[tuple[str, str]]
     public_holidays: str | None
     programs: list[str] = Field(description="stored programmes with a window on this calendar")
+
+
+# -- between the API's models and the service's records -----------------------------------------
+
+def window_record(window: WindowConfig) -> ProgramWindow:
+    return ProgramWindow(on=window.on, off=window.off, level=window.level,
+                         days=None if window.days is None else tuple(window.days),
+                         calendar=window.calendar)
+
+
+def program_record(program_id: str, name: str, windows: list[WindowConfig]) -> LightingProgram:
+    return LightingProgram(id=program_id, name=name,
+                           windows=tuple(window_record(w) for w in windows))
+
+
+def program_public(view: ProgramView) -> LightingProgramPublic:
+    program = view.program
+    # Built without validation: the windows were checked when they were stored, and parsing
+    # their times again to answer would be one more parse of each.
+    windows = [WindowConfig.model_construct(
+        on=w.on, off=w.off, level=w.level, days=None if w.days is None else list(w.days),
+        calendar=w.calendar) for w in program.windows]
+    return LightingProgramPublic(id=program.id, name=program.name, windows=windows,
+                                 circuits=list(view.circuits))
+
+
+def calendar_record(calendar_id: str, name: str, dates: list[str],
+                    ranges: list[tuple[str, str]],
+                    public_holidays: str | None) -> LightingCalendar:
+    return LightingCalendar(id=calendar_id, name=name, dates=tuple(dates),
+                            ranges=tuple(ranges), public_holidays=public_holidays)
+
+
+def calendar_public(view: CalendarView) -> CalendarPublic:
+    calendar = view.calendar
+    return CalendarPublic(id=calendar.id, name=calendar.name, dates=list(calendar.dates),
+                          ranges=list(calendar.ranges), public_holidays=calendar.public_holidays,
+                          programs=list(view.programs))

@@ -8,42 +8,35 @@ from datetime import datetime
 from typing import Any
 
 from controller.http.models import (
+    ActualPublic,
     CircuitPublic,
+    CommandedPublic,
     DesiredPublic,
     DevicePublic,
     EventPublic,
     PlanEntryPublic,
     PlanNotePublic,
 )
-from controller.config import CircuitConfig
-from controller.lighting.coordinator import Desired
-from controller.plan import PlanEntry, PlanNote, build_plan
 from controller.lighting.programs import site_of
+from controller.lighting.records import CircuitState, Desired
+from controller.plan import PlanEntry, PlanNote, build_plan
 from controller.runtime import Runtime
 
 
-def circuit_public(runtime: Runtime, circuit: CircuitConfig,
-                   desired: Desired | None = None) -> CircuitPublic:
-    """The coordinator's view of a circuit, with ``desired`` as the rules say it now.
-
-    The coordinator's record holds the desired state of its last pass; a request that just
-    created an override must see it at once, before the coordinator acted on it. Then
-    ``commanded`` and ``actual`` lag behind for a moment, which is what they are there to show.
-    """
-    view = runtime.lighting.circuit_view(circuit)
-    now = runtime.clock.now()
-    view["desired"] = desired_public(desired or runtime.lighting.desired(circuit, at=now))
-    return CircuitPublic.model_validate(view)
+def circuit_public(state: CircuitState) -> CircuitPublic:
+    """A circuit as the API shows it, from the lighting service's record of it."""
+    return CircuitPublic(
+        id=state.id, name=state.name, groups=list(state.groups), program=state.program,
+        desired=desired_public(state.desired),
+        commanded=None if state.commanded is None else CommandedPublic(
+            state=state.commanded.state, level=state.commanded.level, at=state.commanded.at),
+        actual=None if state.actual is None else ActualPublic(
+            state=state.actual.state, level=state.actual.level, read_at=state.actual.at),
+        device_online=state.device_online)
 
 
 def circuits_public(runtime: Runtime) -> list[CircuitPublic]:
-    now = runtime.clock.now()
-    # Read storage once for all circuits, as the coordinator does on each pass.
-    active = runtime.overrides.active(now=now)
-    programs, calendars = runtime.programs.programs(), runtime.programs.calendars()
-    return [circuit_public(runtime, c, runtime.lighting.desired(
-                c, at=now, active=active, programs=programs, calendars=calendars))
-            for c in runtime.config.circuits]
+    return [circuit_public(s) for s in runtime.lighting_service.circuits()]
 
 
 def desired_public(desired: Desired) -> DesiredPublic:

@@ -1,7 +1,7 @@
 """The lighting coordinator: what the circuits should be, what was written, what the relays say.
 
 One code path reconciles at start-up, at every programme transition, on an override, when a
-device answers again and on the periodic check (STYLE: reconcile, don't fire-and-forget):
+device answers again and on the periodic check (docs/architecture.md, Conventions):
 
 1. compute the desired state of every circuit, a pure function of (config, storage, now);
 2. per device, compare it with the last known state of the channels (read back at start and
@@ -34,6 +34,7 @@ from controller.platform.coordinator import DecisionLoop
 from controller.config import CircuitConfig, Config
 from controller.platform.devices import DeviceManager
 from controller.lighting.overrides import OverrideBook
+from controller.lighting.records import Desired, Override
 from controller.lighting.programs import ProgramBook, site_of
 from drivers.errors import DeviceError, DeviceUnavailable
 from drivers.profiles import Dimmer, EnergyMeter, RelayBoard
@@ -49,16 +50,6 @@ LATENESS_HORIZON_S = 60.0
 # Why a verified channel no longer holds its value (``relay_drift`` events and the counter).
 DRIFT_ONLINE = "changed_while_online"  # a hand switch, a second Modbus master
 DRIFT_OFFLINE = "changed_while_offline"  # found so when the device answered again (power cut)
-
-
-@dataclass(frozen=True)
-class Desired:
-    state: str  # "on" | "off"
-    level: int  # 0..100
-    source: str  # "schedule" | "override" | "default" | "failsafe"
-    rule: str | None
-    since: datetime | None
-    until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -138,19 +129,18 @@ class LightingCoordinator:
     # -- desired -----------------------------------------------------------------------------
 
     def desired(self, circuit: CircuitConfig, *, at: datetime,
-                active: list[dict[str, Any]] | None = None,
+                active: list[Override] | None = None,
                 programs: Mapping[str, Program] | None = None,
                 calendars: Mapping[str, Calendar] | None = None) -> Desired:
-        """SPEC: the newest unexpired override that targets the circuit, else the programme
-        window containing ``at``, else the default (off)."""
+        """The newest unexpired override that targets the circuit, else the programme
+        window containing ``at``, else the default (off) (docs/architecture.md)."""
         active = self._overrides.active(now=at) if active is None else active
         override = OverrideBook.winner(active, circuit)
         if override is not None:
-            level = override["level"] if override["state"] == "on" else 0
-            return Desired(state=override["state"], level=level, source="override",
-                           rule=f"override {override['id']}: {override['reason']}".rstrip(": "),
-                           since=datetime.fromisoformat(override["created_at"]),
-                           until=datetime.fromisoformat(override["until"]))
+            level = override.level if override.state == "on" else 0
+            return Desired(state=override.state, level=level, source="override",
+                           rule=f"override {override.id}: {override.reason}".rstrip(": "),
+                           since=override.created_at, until=override.until)
         if not self.clock_trusted():
             return Desired("on", 100, "failsafe", "the clock cannot be trusted: lights on "
                            "until the time is set (controller.platform.clock_guard)", None, None)
@@ -362,36 +352,6 @@ class LightingCoordinator:
         for index, name in self._devices.input_names[device_id].items():
             self._alarms.set(bool(inputs[index]), name, device_id,
                              f"input {index} ({name}) of {device_id} is active")
-
-    # -- views -------------------------------------------------------------------------------
-
-    def circuit_view(self, circuit: CircuitConfig) -> dict[str, Any]:
-        record = self.records[circuit.id]
-        desired = record.desired or self.desired(circuit, at=self._clock.now())
-        online = self._devices.health[circuit.device].online
-        actual = None
-        if record.actual_level is not None and record.read_at is not None:
-            actual = {"state": "on" if record.actual_level > 0 else "off",
-                      "level": record.actual_level, "read_at": record.read_at.isoformat()}
-        commanded = None
-        if record.commanded_level is not None and record.commanded_at is not None:
-            commanded = {"state": "on" if record.commanded_level > 0 else "off",
-                         "level": record.commanded_level, "at": record.commanded_at.isoformat()}
-        return {
-            "id": circuit.id,
-            "name": circuit.name or circuit.id,
-            "groups": list(circuit.groups),
-            "program": circuit.program,
-            "desired": {
-                "state": desired.state, "level": desired.level, "source": desired.source,
-                "rule": desired.rule,
-                "since": desired.since.isoformat() if desired.since else None,
-                "until": desired.until.isoformat() if desired.until else None,
-            },
-            "commanded": commanded,
-            "actual": actual,
-            "device_online": online,
-        }
 
 
 def _shown(value: Any) -> str:

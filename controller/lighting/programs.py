@@ -1,24 +1,40 @@
 """Lighting programmes and calendars as kept in storage, turned into ``schedules`` objects.
 
 Storage is the truth for programmes and calendars (the API edits them); the config only seeds a
-programme or calendar that storage does not have yet. Parsed objects are cached against the
-store's revision, so a schedule tick costs one ``stat`` when nothing changed, and an edit made by
+programme or calendar that storage does not have yet. Each document is parsed once: the book
+keeps what it parsed beside the document it came from, and parses again only a document that
+changed (a write to any table changes the store's revision, and an override created must not
+cost a parse of every programme). The service hands over what it parsed while checking an edit
+(``ProgramBook.remember``), so an edited programme is not parsed again either. An edit made by
 another process (the CLI, the API of a restarted controller) is seen at the next tick.
+
+A window or calendar that does not parse raises ``InvalidInput`` whose parts name the entry
+(``("windows", 0, "on")``, ``("dates", 1)``), found by where it was parsed, never from the text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from controller.config import CalendarConfig, Config, LightingProgramConfig
+from controller.errors import FieldPath, InvalidInput
+from controller.lighting.records import LightingCalendar, LightingProgram, ProgramWindow
 from controller.platform.store import Store
 from schedules.calendars import Calendar
-from schedules.errors import ScheduleError as InvalidSchedule
+from schedules.errors import ScheduleError
+from schedules.expressions import parse_time_expression
 from schedules.lighting import Program, Window
 from schedules.solar import Site
 
 PROGRAMS = "lighting_programs"
 CALENDARS = "calendars"
+
+# A window of no interest but its weekdays: how the schedule code's own reading of ``days``
+# (numbers or names) is used without parsing the window's times a second time.
+_WEEKDAYS_ONLY = ("00:00", "01:00")
+
+T = TypeVar("T")
 
 
 def site_of(config: Config) -> Site:
@@ -35,25 +51,67 @@ def calendar_doc(calendar: CalendarConfig) -> dict[str, Any]:
     return calendar.model_dump(mode="json")
 
 
-def program_from_doc(doc: dict[str, Any]) -> Program:
-    """Raises ScheduleError naming the window that does not parse."""
-    windows = []
-    for index, w in enumerate(doc.get("windows", [])):
-        try:
-            windows.append(Window.parse(w["on"], w["off"], level=w.get("level", 100),
-                                        days=w.get("days"), calendar=w.get("calendar")))
-        except InvalidSchedule as exc:
-            raise ScheduleError(f"windows[{index}]: {exc}") from exc
-    return Program(id=doc["id"], windows=tuple(windows))
+def parse_program(program: LightingProgram) -> Program:
+    """The programme the schedule code evaluates. Raises InvalidInput naming the window's
+    field (``windows.2.on``)."""
+    return Program(id=program.id, windows=tuple(
+        parse_window(w, parts=("windows", i)) for i, w in enumerate(program.windows)))
 
 
-def calendar_from_doc(doc: dict[str, Any]) -> Calendar:
+def parse_window(window: ProgramWindow, *, parts: FieldPath = ()) -> Window:
+    # Built in steps, each step able to fail in one field only, so the error names the field
+    # by where it failed: on, off, then off against on (and the level), then the weekdays.
+    on = _field(lambda: parse_time_expression(window.on), (*parts, "on"), "")
+    off = _field(lambda: parse_time_expression(window.off), (*parts, "off"), "")
+    _field(lambda: Window(on=on, off=off), (*parts, "off"), "off: ")
+    _field(lambda: Window(on=on, off=off, level=window.level), (*parts, "level"), "level: ")
+    days = None
+    if window.days is not None:
+        weekdays = window.days
+        days = _field(lambda: Window.parse(*_WEEKDAYS_ONLY, days=weekdays).days,
+                      (*parts, "days"), "days: ")
+    return Window(on=on, off=off, level=window.level, days=days, calendar=window.calendar)
+
+
+def parse_calendar(calendar: LightingCalendar) -> Calendar:
+    """Raises InvalidInput naming the entry to blame (``dates.1``, ``ranges.0``,
+    ``public_holidays``) when one can be found."""
     try:
-        return Calendar(id=doc["id"], dates=tuple(doc.get("dates", ())),
-                        ranges=tuple(tuple(r) for r in doc.get("ranges", ())),
-                        public_holidays=doc.get("public_holidays"))
-    except InvalidSchedule as exc:
-        raise ScheduleError(str(exc)) from exc
+        return _calendar(calendar.id, calendar.dates, calendar.ranges, calendar.public_holidays)
+    except ScheduleError as exc:
+        message = str(exc).removeprefix(f"calendar {calendar.id!r}: ")
+        raise InvalidInput(message, parts=_culprit(calendar)) from exc
+
+
+def _calendar(calendar_id: str, dates: tuple[str, ...], ranges: tuple[tuple[str, str], ...],
+              public_holidays: str | None) -> Calendar:
+    return Calendar(id=calendar_id, dates=dates, ranges=ranges, public_holidays=public_holidays)
+
+
+def _culprit(calendar: LightingCalendar) -> FieldPath:
+    """The schedule code names the entry's value, not its place, so each entry is tried alone
+    (only once the whole calendar failed: the cost is paid on errors only)."""
+    pieces: list[tuple[FieldPath, tuple[tuple[str, ...], tuple[tuple[str, str], ...],
+                                        str | None]]] = [
+        *((("dates", i), ((d,), (), None)) for i, d in enumerate(calendar.dates)),
+        *((("ranges", i), ((), (r,), None)) for i, r in enumerate(calendar.ranges)),
+        (("public_holidays",), ((), (), calendar.public_holidays)),
+    ]
+    for parts, (dates, ranges, public_holidays) in pieces:
+        try:
+            _calendar(calendar.id, dates, ranges, public_holidays)
+        except ScheduleError:
+            return parts
+    return ()
+
+
+def _field(attempt: Callable[[], T], parts: FieldPath, prefix: str) -> T:
+    try:
+        return attempt()
+    except ScheduleError as exc:
+        # The schedule code starts some messages with the field's name; the field is in
+        # ``parts`` already, so the message need not say it twice.
+        raise InvalidInput(str(exc).removeprefix(prefix), parts=parts) from exc
 
 
 def seed(store: Store, config: Config) -> list[str]:
@@ -69,7 +127,7 @@ def seed(store: Store, config: Config) -> list[str]:
 
 
 class ProgramBook:
-    """Parsed programmes and calendars, re-read only when storage changed."""
+    """Parsed programmes and calendars, each parsed once per version of its document."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -77,6 +135,9 @@ class ProgramBook:
         self._programs: dict[str, Program] = {}
         self._calendars: dict[str, Calendar] = {}
         self._problems: dict[str, str] = {}
+        # id -> (the document, what it parsed to): reused while the document is unchanged.
+        self._parsed_programs: dict[str, tuple[Mapping[str, Any], Program]] = {}
+        self._parsed_calendars: dict[str, tuple[Mapping[str, Any], Calendar]] = {}
 
     def programs(self) -> dict[str, Program]:
         self._refresh()
@@ -91,32 +152,55 @@ class ProgramBook:
         self._refresh()
         return self._problems
 
+    def remember_program(self, program: LightingProgram, parsed: Program) -> None:
+        """What a programme about to be stored parses to, parsed by whoever checked it."""
+        self._parsed_programs[program.id] = (program.to_doc(), parsed)
+
+    def remember_calendar(self, calendar: LightingCalendar, parsed: Calendar) -> None:
+        self._parsed_calendars[calendar.id] = (calendar.to_doc(), parsed)
+
     def _refresh(self) -> None:
         revision = self._store.revision()
         if revision == self._revision:
             return
-        programs, calendars, problems = {}, {}, {}
+        programs: dict[str, Program] = {}
+        calendars: dict[str, Calendar] = {}
+        problems: dict[str, str] = {}
+        parsed_calendars: dict[str, tuple[Mapping[str, Any], Calendar]] = {}
         for doc in self._store.all(CALENDARS):
             try:
-                calendars[doc["id"]] = calendar_from_doc(doc)
-            except ScheduleError as exc:
-                problems[f"calendar:{doc['id']}"] = str(exc)
+                calendar = self._cached(self._parsed_calendars, doc) or parse_calendar(
+                    LightingCalendar.from_doc(doc))
+            except (InvalidInput, TypeError, KeyError, ValueError) as exc:
+                problems[f"calendar:{doc.get('id')}"] = str(exc)
+                continue
+            calendars[calendar.id] = calendar
+            parsed_calendars[calendar.id] = (doc, calendar)
+        parsed_programs: dict[str, tuple[Mapping[str, Any], Program]] = {}
         for doc in self._store.all(PROGRAMS):
             try:
-                program = program_from_doc(doc)
-            except ScheduleError as exc:
-                problems[f"program:{doc['id']}"] = str(exc)
+                program = self._cached(self._parsed_programs, doc) or parse_program(
+                    LightingProgram.from_doc(doc))
+            except (InvalidInput, TypeError, KeyError, ValueError) as exc:
+                problems[f"program:{doc.get('id')}"] = str(exc)
                 continue
+            parsed_programs[program.id] = (doc, program)
             # The API refuses this, but a hand-edited file could do it; a programme that
             # cannot be evaluated must not stop the coordinator: it is left out and reported.
-            missing = sorted({w.calendar for w in program.windows
-                              if w.calendar and w.calendar not in calendars})
+            missing = sorted(program.calendar_ids - set(calendars))
             if missing:
-                problems[f"program:{doc['id']}"] = f"unknown calendars {missing}"
+                problems[f"program:{program.id}"] = f"unknown calendars {missing}"
                 continue
-            programs[doc["id"]] = program
+            programs[program.id] = program
         self._programs, self._calendars, self._problems = programs, calendars, problems
+        self._parsed_programs, self._parsed_calendars = parsed_programs, parsed_calendars
         self._revision = revision
+
+    @staticmethod
+    def _cached(parsed: Mapping[str, tuple[Mapping[str, Any], T]],
+                doc: Mapping[str, Any]) -> T | None:
+        known = parsed.get(str(doc.get("id")))
+        return known[1] if known is not None and known[0] == doc else None
 
 
 class _SeedOverlay:

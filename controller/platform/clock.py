@@ -1,4 +1,4 @@
-"""The controller's clock, injected everywhere (STYLE: "Time is injected").
+"""The controller's clock, injected everywhere (docs/architecture.md, Conventions).
 
 Only ``SystemClock`` reads the real time. Coordinators call ``now()`` again after every wake, so
 an NTP step or a clock set by hand is noticed at the next wake; ``wait()`` lets them sleep until a

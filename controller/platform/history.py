@@ -1,7 +1,7 @@
 """History that grows: events and alarms, the audit trail, later the broadcast log.
 
 TinyDB rewrites its whole file on every insert, so its cost grows with its age (about 50 ms and
-1.3 MB written per insert at 10,000 records, LIBRARIES.md), and an SD card wears with every
+1.3 MB written per insert at 10,000 records, docs/libraries.md), and an SD card wears with every
 byte. Here each record is one line appended to a JSON-lines file for its UTC day,
 ``<dir>/<kind>/YYYY-MM-DD.jsonl``: an append writes one short line however old the history is,
 a query opens only the days it asks for, and retention deletes whole days.
@@ -50,7 +50,8 @@ _ID = re.compile(r"^(\d{13})-[0-9a-f]{6}$")
 class History:
     """One kind of history (``events``, ``audit``...) in ``path/kind``.
 
-    The caller passes every instant (``at=``): the clock is injected (STYLE: Time is injected).
+    The caller passes every instant (``at=``): the clock is injected (docs/architecture.md,
+    Conventions).
     """
 
     def __init__(self, path: Path, kind: str) -> None:

@@ -2,13 +2,13 @@
 programmes, meta. Anything that grows with time belongs in ``controller.platform.history`` instead.
 
 The controller and CLI commands (``communectl token create`` over SSH) use the same data folder
-at the same time, and the running controller must honour what a command wrote at once (SPEC:
-"Every command works whether or not the controller is running on the same storage"). So:
+at the same time, and the running controller must honour what a command wrote at once
+(docs/architecture.md, Conventions). So:
 
 - every write is a read-modify-write of the whole document under an exclusive ``flock`` on
   ``db.lock``, and it replaces the file atomically (temp file, fsync, rename, fsync of the
   folder): TinyDB's own JSONStorage rewrites the file in place, and a power cut in the middle
-  leaves a file that no longer parses (LIBRARIES.md, Storage);
+  leaves a file that no longer parses (docs/libraries.md, TinyDB);
 - the parsed document is cached against the file's ``(st_ino, st_mtime_ns, st_size)``, so a read
   when nothing changed costs one ``stat``, and another process's write is seen at the next read.
 

@@ -1,4 +1,4 @@
-"""systemd's notify protocol in a few lines of socket code (LIBRARIES.md: no python-systemd).
+"""systemd's notify protocol in a few lines of socket code (docs/libraries.md, systemd).
 
 ``notify("READY=1")`` tells systemd (``Type=notify``) that the controller is up;
 ``watchdog(...)`` pings ``WATCHDOG=1`` at half of ``WatchdogSec`` but only while the health

@@ -1,4 +1,4 @@
-"""API tokens (SPEC: "the secret is printed once, only a hash is stored").
+"""API tokens: the secret is shown once, only a hash is stored (docs/api.md, Authentication).
 
 Roles, each including the one before: viewer (read) < operator (audio, broadcasts) <
 technician (overrides, programmes, devices) < admin (tokens, audit).

@@ -1,5 +1,6 @@
-"""The broadcast log: every airing ends in it with its outcome, times and zones (SPEC:
-``completed``, ``preempted``, ``failed``, ``missed``, ``skipped`` or ``cancelled``).
+"""The broadcast log: every airing ends in it with its outcome, times and zones
+(docs/architecture.md, the radio's rules: ``completed``, ``preempted``, ``failed``, ``missed``,
+``skipped`` or ``cancelled``).
 
 It is also the memory that keeps an item from airing twice: an airing is written (``playing``)
 before its first sample, so a controller killed in the middle of an item does not replay it

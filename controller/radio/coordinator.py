@@ -1,4 +1,4 @@
-"""The broadcast coordinator: one owner of the air (SPEC: Schedules, broadcasts).
+"""The broadcast coordinator: one owner of the air (docs/architecture.md, the radio's rules).
 
 Each wake it looks at what could air (``controller.radio.items``: programme occurrences and
 announcements, less what the broadcast log has seen) and decides:

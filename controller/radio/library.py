@@ -1,4 +1,4 @@
-"""The audio library: files uploaded for broadcasts (SPEC: POST /audio).
+"""The audio library: files uploaded for broadcasts (docs/api.md: POST /api/v1/audio).
 
 An upload is probed with ffprobe before it is kept: a file that only pretends to be audio (a
 text file named .mp3, an image) is refused. A stored file is named by its id and the extension

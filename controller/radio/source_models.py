@@ -1,4 +1,4 @@
-"""What a broadcast plays (SPEC: SOURCE), as pydantic models shared by the config's
+"""What a broadcast plays (SOURCE in docs/api.md), as pydantic models shared by the config's
 ``[[broadcast_programs]]`` and the API.
 
     {"type": "tts", "text": "...", "voice"?}

@@ -1,4 +1,5 @@
-"""From a SOURCE (SPEC) to house PCM: speech synthesised, library files decoded, streams relayed.
+"""From a SOURCE (docs/api.md) to house PCM: speech synthesised, library files decoded, streams
+relayed.
 
 ``prepare`` does the slow part (speech synthesis, decoding) ahead of an item's time, so that the
 first sample can go out on the scheduled second; ``pcm_chunks`` then reads the prepared parts

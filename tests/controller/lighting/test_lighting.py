@@ -148,10 +148,10 @@ async def test_started_in_the_evening_the_lights_go_on_at_once(site: Site) -> No
     await runtime.lighting.reconcile(check=True)
     assert site.north.coils(1)[:3] == [True, True, True]
     assert site.south.coils(1)[5] is True
-    view = runtime.lighting.circuit_view(site.config.circuit("road-5"))
-    assert view["desired"]["source"] == "schedule"
-    assert view["desired"]["rule"].startswith("sunset+5m")
-    assert view["actual"]["state"] == "on"
+    view = runtime.lighting_service.circuit("road-5")
+    assert view.desired.source == "schedule"
+    assert view.desired.rule.startswith("sunset+5m")
+    assert view.actual.state == "on"
     await runtime.devices.close()
 
 
@@ -159,8 +159,8 @@ async def test_at_noon_nothing_is_on_and_the_source_is_the_default(site: Site) -
     runtime = site.runtime(NOON)
     await runtime.lighting.reconcile(check=True)
     assert site.north.coils(1)[:3] == [False, False, False]
-    view = runtime.lighting.circuit_view(site.config.circuit("road-5"))
-    assert view["desired"] == {**view["desired"], "state": "off", "source": "default"}
+    view = runtime.lighting_service.circuit("road-5")
+    assert (view.desired.state, view.desired.source) == ("off", "default")
     await runtime.devices.close()
 
 
@@ -169,8 +169,8 @@ async def test_half_the_lamps_after_23_and_part_night_off(site: Site) -> None:
     await runtime.lighting.reconcile(check=True)
     # road-5 off (part-night), qt-axis at 50 %: segment a (channel 1) only
     assert site.north.coils(1)[:3] == [False, True, False]
-    view = runtime.lighting.circuit_view(site.config.circuit("qt-axis"))
-    assert (view["desired"]["level"], view["actual"]["level"]) == (50, 50)
+    view = runtime.lighting_service.circuit("qt-axis")
+    assert (view.desired.level, view.actual.level) == (50, 50)
     await runtime.devices.close()
 
 
@@ -199,8 +199,8 @@ async def test_override_wins_expires_and_survives_a_restart(site: Site) -> None:
 
     restarted = site.runtime(NOON + timedelta(minutes=10))  # same storage, new process
     await restarted.lighting.reconcile(check=True)
-    view = restarted.lighting.circuit_view(site.config.circuit("road-5"))
-    assert view["desired"]["source"] == "override"
+    view = restarted.lighting_service.circuit("road-5")
+    assert view.desired.source == "override"
     assert site.north.coils(1)[:3] == [True, True, True]
     await restarted.devices.close()
 
@@ -311,8 +311,8 @@ async def test_the_coordinator_over_an_rs485_line(socat_pty_pair: tuple[str, str
     try:
         await runtime.lighting.reconcile(check=True)
         assert cabinet.coils(1)[:3] == [False, True, False]
-        view = runtime.lighting.circuit_view(config.circuit("qt-axis"))
-        assert view["actual"]["level"] == 50
+        view = runtime.lighting_service.circuit("qt-axis")
+        assert view.actual.level == 50
     finally:
         await runtime.devices.close()
         await cabinet.stop()

@@ -197,8 +197,7 @@ async def test_home_assistant_sees_the_schedule_and_its_orders_hold_until_the_ne
         await eventually(lambda: relays(api_cabinet) == [False, True, False], "HA's orders")
         await eventually(lambda: ha.light("road-5") == (False, None), "road-5 OFF in HA")
         await eventually(lambda: ha.light("cho") == (True, 128), "cho at half in HA")
-        holds = {o["target"]: datetime.fromisoformat(o["until"])
-                 for o in runtime.overrides.active(now=clock.now())}
+        holds = {o.target: o.until for o in runtime.lighting_service.overrides()}
         ten_pm = EVENING.replace(hour=22, minute=0)
         assert holds == {"circuit:road-5": ten_pm, "circuit:cho": ten_pm}
 
@@ -214,20 +213,20 @@ async def test_home_assistant_sees_the_schedule_and_its_orders_hold_until_the_ne
         # Off again from HA (held until 23:00), then "back to schedule": on at 50 % again.
         await ha.turn("road-5", "OFF")
         await eventually(lambda: relays(api_cabinet)[0] is False, "road-5 off by HA")
-        held = runtime.overrides.active(now=clock.now())
-        assert [(o["target"], o["until"]) for o in held] == [
+        held = runtime.lighting_service.overrides()
+        assert [(o.target, o.until.isoformat()) for o in held] == [
             ("circuit:road-5", EVENING.replace(hour=23, minute=0).isoformat())]
         await ha.press_back_to_schedule("road-5")
         await eventually(lambda: relays(api_cabinet) == [True, True, False], "back to schedule")
         await eventually(lambda: ha.light("road-5") == (True, None), "road-5 ON in HA")
-        assert runtime.overrides.active(now=clock.now()) == []
+        assert runtime.lighting_service.overrides() == []
 
         def ended() -> list[tuple[str, str]]:
             return [(e["actor"], e["target"]) for e in runtime.audit.query()
                     if e["action"] == "override.delete"]
 
         await eventually(lambda: ended() != [], "the end of the hold audited")
-        assert ended() == [("mqtt", held[0]["id"])]
+        assert ended() == [("mqtt", held[0].id)]
     assert runtime.bridge.stats.malformed == {}
 
 
@@ -242,7 +241,7 @@ async def test_a_malformed_order_from_home_assistant_is_counted_and_changes_noth
         await client.publish(f"{ROOT}/circuit/road-5/ha/schedule", b"\xff", qos=1)
     await eventually(lambda: sum(runtime.bridge.stats.malformed.values()) == 3, "counted")
     assert runtime.bridge.stats.malformed == {"ha_set": 2, "ha_schedule": 1}
-    assert runtime.overrides.active(now=clock.now()) == []
+    assert runtime.lighting_service.overrides() == []
     assert relays(api_cabinet) == [True, True, True]
 
 
@@ -255,7 +254,7 @@ async def test_a_hold_of_fixed_minutes_when_configured(
         await eventually(lambda: ha.light("road-5") == (True, None), "road-5 ON in HA")
         await ha.turn("road-5", "OFF")
         await eventually(lambda: relays(api_cabinet)[0] is False, "road-5 off by HA")
-    [held] = runtime.overrides.active(now=clock.now())
-    assert datetime.fromisoformat(held["until"]) == EVENING + timedelta(minutes=45)
+    [held] = runtime.lighting_service.overrides()
+    assert held.until == EVENING + timedelta(minutes=45)
     await clock.set(EVENING + timedelta(minutes=46))
     await eventually(lambda: relays(api_cabinet)[0] is True, "the schedule again after 45 min")

@@ -30,7 +30,7 @@ async def test_an_implausible_clock_lights_everything_until_it_is_set(
     runtime.guard.check()
     await runtime.lighting.reconcile()
     assert api_cabinet.coils(RELAY_UNIT)[:2] == [True, True]  # fail safe: on
-    assert runtime.lighting.circuit_view(config.circuits[0])["desired"]["source"] == "failsafe"
+    assert runtime.lighting_service.circuits()[0].desired.source == "failsafe"
     assert runtime.alarms.is_open("clock_implausible", "clock")
     assert runtime.clock_synced() is False
 
