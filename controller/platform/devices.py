@@ -86,7 +86,9 @@ class DeviceManager:
     @asynccontextmanager
     async def holding(self, device_id: str) -> AsyncIterator[None]:
         """Hold the device's lock. The task that holds it may enter again (``write_channels``
-        inside a longer transaction of its caller) without waiting for itself."""
+        inside a longer transaction of its caller) without waiting for itself; only that task:
+        work it hands to another task (``asyncio.wait_for``, ``shield``, ``gather``) waits for
+        the hold to end like any other writer."""
         task = asyncio.current_task()
         if task is not None and self._holders.get(device_id) is task:
             yield
