@@ -22,6 +22,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from firmware_bridge import topics
+
 
 class _Message(Protocol):
     topic: Any
@@ -70,8 +72,8 @@ async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0
     after subscribing, so a short listen collects them all."""
     gateways: dict[str, GatewayState] = {}
     async with connect() as client:
-        for pattern in ("+/status", "+/circuit/+/state", "+/broadcast/now"):
-            await client.subscribe(f"{prefix}/{pattern}", qos=1)
+        for pattern in topics.fleet_status_subscriptions(prefix):
+            await client.subscribe(pattern, qos=1)
         try:
             async with asyncio.timeout(listen_s):
                 async for message in client.messages:
@@ -83,15 +85,16 @@ async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0
 
 def _take_status(gateways: dict[str, GatewayState], prefix: str, topic: str,
                  payload: bytes) -> None:
-    parts = topic.removeprefix(prefix + "/").split("/")
-    site = parts[0]
-    state = gateways.setdefault(site, GatewayState(site))
+    seen = topics.parse_gateway_topic(prefix, topic)
+    if seen is None:
+        return
+    state = gateways.setdefault(seen.site, GatewayState(seen.site))
     try:
-        if parts[1:] == ["status"]:
+        if seen.kind == "status":
             state.status = payload.decode()
-        elif len(parts) == 4 and parts[1] == "circuit" and parts[3] == "state":
-            state.circuits[parts[2]] = json.loads(payload)
-        elif parts[1:] == ["broadcast", "now"]:
+        elif seen.kind == "circuit_state" and seen.circuit is not None:
+            state.circuits[seen.circuit] = json.loads(payload)
+        elif seen.kind == "broadcast_now":
             state.broadcast = json.loads(payload) or None
     except (ValueError, UnicodeDecodeError):
         pass  # a malformed retained message says nothing about the gateway
@@ -107,16 +110,19 @@ async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
     async with connect() as client:
         # Subscribe before publishing, so that no acknowledgement can come too early.
         for site in sites:
-            await client.subscribe(f"{prefix}/{site}/announce/ack", qos=1)
+            await client.subscribe(topics.announce_ack(topics.root(prefix, site)), qos=1)
         started = time.perf_counter()
         for site in sites:
-            await client.publish(f"{prefix}/{site}/announce",
+            await client.publish(topics.announce(topics.root(prefix, site)),
                                  json.dumps({**announcement, "id": command_ids[site]}), qos=1)
         waiting = set(sites)
         try:
             async with asyncio.timeout(timeout_s):
                 async for message in client.messages:
-                    site = str(message.topic).removeprefix(prefix + "/").split("/")[0]
+                    seen = topics.parse_gateway_topic(prefix, str(message.topic))
+                    if seen is None or seen.kind != "announce_ack":
+                        continue
+                    site = seen.site
                     ack = _json(_bytes(message.payload))
                     if site not in waiting or ack.get("id") != command_ids[site]:
                         continue

@@ -71,6 +71,46 @@ def node_cmd(root_: str, node: str) -> str:
     return f"{root_}/node/{node}/cmd"
 
 
+# -- the province ------------------------------------------------------------------------------
+#
+# A province client (firmware_bridge/fleet.py) sees many gateways under one prefix: it reads
+# their retained state and talks to each one's announce topic.
+
+def fleet_status_subscriptions(prefix: str) -> list[str]:
+    """What the province listens to for every gateway's retained state."""
+    return [f"{prefix}/+/status", f"{prefix}/+/circuit/+/state", f"{prefix}/+/broadcast/now"]
+
+
+@dataclass(frozen=True)
+class GatewayTopic:
+    """A topic one gateway publishes, as the province reads it."""
+
+    site: str
+    kind: str  # status | circuit_state | broadcast_now | announce_ack
+    circuit: str | None = None
+
+
+def parse_gateway_topic(prefix: str, topic: str) -> GatewayTopic | None:
+    """``{prefix}/{site}/status``, ``.../circuit/{id}/state``, ``.../broadcast/now`` and
+    ``.../announce/ack``; None for any other topic."""
+    if not topic.startswith(prefix + "/"):
+        return None
+    site, *rest = topic[len(prefix) + 1:].split("/")
+    if not site:
+        return None
+    if rest == ["status"]:
+        return GatewayTopic(site, "status")
+    if len(rest) == 3 and rest[0] == "circuit" and rest[2] == "state" and rest[1]:
+        return GatewayTopic(site, "circuit_state", rest[1])
+    if rest == ["broadcast", "now"]:
+        return GatewayTopic(site, "broadcast_now")
+    if rest == ["announce", "ack"]:
+        return GatewayTopic(site, "announce_ack")
+    return None
+
+
+# -- one gateway -------------------------------------------------------------------------------
+
 def subscriptions(root_: str, *, accept_commands: bool, ha_discovery: bool) -> list[str]:
     topics = [f"{root_}/node/+/status", f"{root_}/node/+/telemetry", f"{root_}/node/+/ack"]
     if accept_commands:
@@ -128,8 +168,9 @@ def _text(kind: str, payload: bytes) -> str:
 
 
 def _object(kind: str, payload: bytes) -> dict[str, Any]:
+    bounded = _bounded(kind, payload)  # outside the try: BadPayload is a ValueError too
     try:
-        data = json.loads(_bounded(kind, payload))
+        data = json.loads(bounded)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadPayload(kind, f"not JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -1,6 +1,7 @@
 """The MQTT bridge against a real mosquitto: retained status and state, the last will,
 commands with their answers, Home Assistant discovery, field nodes and their commands, bad
-payloads counted and ignored, and a broker that dies and comes back."""
+payloads counted and ignored, and a broker that dies and comes back. The topic codec itself is
+tested without a broker in test_topics.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import aiomqtt
 import pytest
 
 from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
-from firmware_bridge.topics import BadPayload, HaCircuit, HaCommand, parse_incoming
+from firmware_bridge.topics import HaCircuit, HaCommand
 from tests.conftest import require_program
 
 pytestmark = pytest.mark.integration
@@ -120,21 +121,6 @@ async def running(mosquitto: int) -> AsyncIterator[tuple[MqttBridge, FakePort]]:
     await bridge.stop()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-@pytest.mark.parametrize(("topic", "payload", "kind"), [
-    (f"{ROOT}/circuit/road-5/set", b"{not json", "circuit_set"),
-    (f"{ROOT}/circuit/road-5/set", b"[1, 2]", "circuit_set"),
-    (f"{ROOT}/announce", b'{"source": {}}', "announce"),
-    (f"{ROOT}/announce", b"x" * 70_000, "announce"),
-    (f"{ROOT}/node/spk-1/status", b"maybe", "node_status"),
-    (f"{ROOT}/node/spk-1/ack", b'{"ok": true}', "node_ack"),
-    (f"{ROOT}/whatever", b"{}", "unknown_topic"),
-])
-def test_bad_payloads_are_classified(topic: str, payload: bytes, kind: str) -> None:
-    with pytest.raises(BadPayload) as caught:
-        parse_incoming(ROOT, topic, payload)
-    assert caught.value.kind == kind
 
 
 async def test_status_state_and_clean_offline(mosquitto: int) -> None:
