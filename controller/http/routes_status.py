@@ -104,7 +104,7 @@ def build_status(runtime: Runtime) -> StatusPublic:
         devices_online=sum(d.online is True for d in devices),
         devices_offline=sum(d.online is False for d in devices),
         alarms_open=len(alarms),
-        overrides_active=len(runtime.overrides.active(now=now)),
+        overrides_active=len(runtime.lighting_service.overrides()),
     )
     return StatusPublic(
         site=SitePublic(id=site.id, name=site.name or site.id, timezone=site.timezone,

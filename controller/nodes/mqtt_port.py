@@ -11,7 +11,7 @@ Home Assistant's on/off holds until the circuit's next scheduled switch point by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -23,9 +23,11 @@ from controller.config import HA_UNTIL_NEXT_SWITCH, CircuitConfig
 from controller.lighting.orders import OverrideOrder
 from controller.lighting.records import circuit_target
 from controller.platform.audit import Actor
-from controller.runtime import Runtime
 from drivers.profiles import profile_info
 from firmware_bridge.topics import HaCircuit, HaCommand
+
+if TYPE_CHECKING:  # the runtime builds this port: importing it back would be a cycle
+    from controller.runtime import Runtime
 
 # Who MQTT commands act as: switching a circuit is a technician's right, announcing an
 # operator's (with approval when the installation asks for it).
