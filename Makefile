@@ -18,10 +18,13 @@ system-deps:
 demo: $(BIN)/communectl
 	$(BIN)/communectl run --demo
 
+# All three run even when one fails, so that one run reports everything.
 lint: $(BIN)/communectl
-	$(BIN)/ruff check .
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/lint-imports || status=1; \
+	exit $$status
 
 test: system-deps $(BIN)/communectl lint
 	$(BIN)/python -m pytest
