@@ -24,14 +24,11 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.cell.cell import Cell as XlsxCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell as XlsxCell
 
 Cell = str | int | float | datetime | None
 ColumnKind = Literal["text", "number", "time"]
@@ -121,6 +118,12 @@ def to_csv(table: Table) -> bytes:
 def to_xlsx(table: Table) -> bytes:
     """The table as an XLSX workbook of one sheet: a bold, frozen header row with a filter,
     date-time cells in the site's time, and columns wide enough for their content."""
+    # Imported when a workbook is asked for: openpyxl (and numpy, which it imports) is about
+    # 15 MiB that a controller at rest would otherwise hold all its life.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None  # a new workbook has its one sheet
@@ -196,6 +199,8 @@ def _xlsx_cells(column: Column, value: Cell, tz: ZoneInfo) -> Sequence[Cell]:
         # wall-clock time goes in the cell and its offset in the next one.
         return (local_time(value, tz).replace(tzinfo=None), utc_offset(value, tz))
     if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # imported by to_xlsx already
+
         # Characters XML 1.0 cannot carry (control codes) would make openpyxl refuse the file.
         return (ILLEGAL_CHARACTERS_RE.sub("", value),)
     return (value,)
