@@ -1,4 +1,5 @@
-"""Write cost of the event history as it grows, against a TinyDB table.
+"""Write cost of the event history as it grows, against a TinyDB table
+(docs/libraries.md, TinyDB).
 
 For 100, 1,000 and 10,000 records already stored: time and bytes per new record for
 ``History.append`` (one fsynced line) and for an insert into a TinyDB table with its default

@@ -258,7 +258,7 @@ class ModbusBus:
         Normally for the 3.5-character inter-frame gap. After a timeout, for as long as the
         longest frame takes too: a reply that was already on its way must land (and be dropped
         by pymodbus as unsolicited) before we ask again, or RTU, which has no transaction id,
-        would match it to the next request.
+        would match it to the next request (docs/libraries.md, pymodbus).
         """
         if self.kind != "rtu":
             return

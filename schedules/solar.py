@@ -1,6 +1,6 @@
 """Sun events for a site and a local date, polar-safe and cached.
 
-Wraps astral 3.2. Two of its traps are handled here:
+Wraps astral 3.2. Two of its traps are handled here (docs/libraries.md, astral):
 
 - the zone is passed as ``tzinfo=`` by keyword: without it astral treats the date as a UTC
   date, and east of Greenwich (all of Vietnam) it returns the event of the wrong day;

@@ -1,4 +1,5 @@
-"""RTU line timing against the figures of the Modbus serial line specification."""
+"""RTU line timing against the figures of the Modbus serial line specification, as
+docs/libraries.md (pymodbus) quotes them."""
 
 from __future__ import annotations
 
