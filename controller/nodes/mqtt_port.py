@@ -21,7 +21,7 @@ from controller.http.radio_models import AnnouncementCreate
 from controller.http.routes_radio import create_announcement
 from controller.config import HA_UNTIL_NEXT_SWITCH, CircuitConfig
 from controller.lighting.orders import OverrideOrder
-from controller.lighting.records import circuit_target
+from controller.lighting.records import State, circuit_target
 from controller.platform.audit import Actor
 from drivers.profiles import profile_info
 from firmware_bridge.topics import HaCircuit, HaCommand
@@ -77,7 +77,7 @@ class ControllerPort:
         minutes = None if setting == HA_UNTIL_NEXT_SWITCH else int(setting)
         if command.state not in ("on", "off"):  # the topic codec sends nothing else
             raise ValueError(f"state: {command.state!r} is neither on nor off")
-        state = "on" if command.state == "on" else "off"
+        state: State = "on" if command.state == "on" else "off"
         try:
             await self._runtime.lighting_service.hold(
                 circuit_id, state, level=command.level, reason=HA_REASON, actor=CIRCUIT_CALLER,
