@@ -17,6 +17,7 @@ Goals (issue): start p99 under 250 ms; cut-in under 500 ms.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
 import statistics
 import sys
@@ -40,6 +41,7 @@ ITEMS = 30
 SPACING_S = 2.0
 CUT_ROUNDS = 8
 WAV_HEADER_BYTES = 44
+STARTUP_TIMEOUT_S = 60.0  # the front process alone may take 30 s (READY_TIMEOUT_S)
 
 CONFIG = """
 [site]
@@ -217,6 +219,25 @@ async def _wait_idle(client: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.2)
 
 
+async def _started(controller: asyncio.Task[None],
+                   ready: asyncio.Future[tuple[Runtime, str]]) -> tuple[Runtime, str]:
+    """The controller's (runtime, url) once it is ready. A controller that stops before that
+    (a start-up error: the front process not ready in time, a port) raises its error here;
+    awaiting ``ready`` alone would wait for ever. Past STARTUP_TIMEOUT_S every thread's stack
+    is printed, to show where start-up is stuck."""
+    done, _ = await asyncio.wait({controller, ready}, timeout=STARTUP_TIMEOUT_S,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if ready in done:
+        return ready.result()
+    if controller in done:
+        controller.result()  # its start-up error
+        raise RuntimeError("the controller stopped before it was ready")
+    faulthandler.dump_traceback(all_threads=True)
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=8)
+    raise TimeoutError(f"the controller was not ready within {STARTUP_TIMEOUT_S:.0f} s")
+
+
 async def main() -> None:
     cabinet = SimulatedCabinet()
     cabinet.add_relay_board(3, coils=8)
@@ -229,7 +250,7 @@ async def main() -> None:
         controller = asyncio.create_task(run_controller(
             config, SystemClock(), on_ready=lambda rt, url: ready.set_result((rt, url)),
             stop=stop))
-        runtime, url = await ready
+        runtime, url = await _started(controller, ready)
         secret, _ = runtime.tokens.create(name="bench", role="admin", expires_days=None,
                                           now=runtime.clock.now())
         headers = {"Authorization": f"Bearer {secret}"}
