@@ -102,35 +102,40 @@ class Recurrence:
                       if given])
         _check_times(self.times)
         if self.days is not None and (not self.days or not self.days <= set(range(7))):
-            raise ScheduleError(f"schedule.days: {sorted(self.days)} must be weekdays 0 "
-                                "(Monday) to 6 (Sunday), at least one")
+            raise _fault(("schedule", "days"),
+                         f"schedule.days: {sorted(self.days)} must be weekdays 0 "
+                         "(Monday) to 6 (Sunday), at least one")
         _check_lunar_days(self.lunar_days)
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise ScheduleError(f"schedule.valid_until: {self.valid_until.isoformat()} is "
-                                f"before valid_from {self.valid_from.isoformat()}")
+            raise _fault(("schedule", "valid_until"),
+                         f"schedule.valid_until: {self.valid_until.isoformat()} is "
+                         f"before valid_from {self.valid_from.isoformat()}")
         if self.rrule is None:
             if not self.times:
-                raise ScheduleError("schedule.times: required, a non-empty list of HH:MM")
+                raise _fault(("schedule", "times"),
+                             "schedule.times: required, a non-empty list of HH:MM")
             return
         object.__setattr__(self, "rrule", _normalize_rule(self.rrule))
         rule = _rule(self.rrule, self.valid_from or ANCHOR)
         if rule.gives_times and self.times:
-            raise ScheduleError("schedule.times: not allowed when the rrule gives the times "
-                                "of day (FREQ=HOURLY, BYHOUR or BYMINUTE)")
+            raise _fault(("schedule", "times"),
+                         "schedule.times: not allowed when the rrule gives the times "
+                         "of day (FREQ=HOURLY, BYHOUR or BYMINUTE)")
         if not rule.gives_times and not self.times:
-            raise ScheduleError("schedule.times: required when the rrule has no BYHOUR: the "
-                                "rule picks the days and times gives the times of day")
+            raise _fault(("schedule", "times"),
+                         "schedule.times: required when the rrule has no BYHOUR: the "
+                         "rule picks the days and times gives the times of day")
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any]) -> Recurrence:
         """A recurrence from its stored JSON form; ScheduleError names the field at fault."""
         if not isinstance(spec, Mapping):
-            raise ScheduleError(f"schedule: expected an object, got {spec!r}")
+            raise _fault(("schedule",), f"schedule: expected an object, got {spec!r}")
         spec = {key: value for key, value in spec.items() if value is not None}
         unknown = [key for key in spec if key not in _KEYS]
         if unknown:
-            raise ScheduleError(f"schedule: unknown key{'s' * (len(unknown) > 1)} "
-                                f"{', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}")
+            raise _fault(("schedule",), f"schedule: unknown key{'s' * (len(unknown) > 1)} "
+                         f"{', '.join(map(repr, unknown))}; expected {', '.join(_KEYS)}")
         _check_kinds([kind for kind in _KINDS if kind in spec])
         return cls(
             times=_parse_times(spec["times"]) if "times" in spec else (),
@@ -199,10 +204,12 @@ class QuietHours:
             value = getattr(self, name)
             if not isinstance(value, time) or value.tzinfo is not None or value.second \
                     or value.microsecond:
-                raise ScheduleError(f"quiet_hours: {name} must be a local HH:MM, got {value!r}")
+                raise _fault(("quiet_hours",),
+                             f"quiet_hours: {name} must be a local HH:MM, got {value!r}")
         if self.start == self.end:
-            raise ScheduleError(f"quiet_hours: start and end are both {self.start:%H:%M}; "
-                                "give no quiet hours instead of an empty or endless period")
+            raise _fault(("quiet_hours",),
+                         f"quiet_hours: start and end are both {self.start:%H:%M}; "
+                         "give no quiet hours instead of an empty or endless period")
 
     @classmethod
     def parse(cls, text: str | None) -> QuietHours | None:
@@ -211,7 +218,7 @@ class QuietHours:
             return None
         match = _QUIET.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
-            raise ScheduleError(f'quiet_hours: expected "HH:MM-HH:MM", got {text!r}')
+            raise _fault(("quiet_hours",), f'quiet_hours: expected "HH:MM-HH:MM", got {text!r}')
         return cls(_parse_time("quiet_hours", match[1]), _parse_time("quiet_hours", match[2]))
 
     def __str__(self) -> str:
@@ -347,7 +354,7 @@ def _instant(wall: datetime, zone: tzinfo) -> datetime:
 def _rule(body: str, anchor: date) -> _Rule:
     found = _compiled(body, anchor)
     if isinstance(found, str):
-        raise ScheduleError(found)
+        raise _fault(("schedule", "rrule"), found)
     return found
 
 
@@ -472,13 +479,19 @@ def _normalize_rule(text: str) -> str:
 
 
 def _rule_error(why: str) -> ScheduleError:
-    return ScheduleError(f"schedule.rrule: {why}")
+    return _fault(("schedule", "rrule"), f"schedule.rrule: {why}")
+
+
+def _fault(parts: tuple[str | int, ...], message: str) -> ScheduleError:
+    """A ScheduleError that names its field as data (``parts``) as well as in its text."""
+    return ScheduleError(message, parts=parts)
 
 
 def _check_kinds(given: list[str]) -> None:
     if len(given) > 1:
-        raise ScheduleError(f"schedule: {given[0]!r} and {given[1]!r} cannot be combined; a "
-                            "schedule is times (with optional days), rrule or lunar_days")
+        raise _fault(("schedule",),
+                     f"schedule: {given[0]!r} and {given[1]!r} cannot be combined; a "
+                     "schedule is times (with optional days), rrule or lunar_days")
 
 
 def _check_times(times: tuple[time, ...]) -> None:
@@ -486,56 +499,64 @@ def _check_times(times: tuple[time, ...]) -> None:
     for index, value in enumerate(times):
         if not isinstance(value, time) or value.tzinfo is not None or value.second \
                 or value.microsecond:
-            raise ScheduleError(f"schedule.times[{index}]: expected a local HH:MM, "
-                                f"got {value!r}")
+            raise _fault(("schedule", "times", index),
+                         f"schedule.times[{index}]: expected a local HH:MM, "
+                         f"got {value!r}")
         if value in seen:
-            raise ScheduleError(f"schedule.times[{index}]: {value:%H:%M} is given twice")
+            raise _fault(("schedule", "times", index),
+                         f"schedule.times[{index}]: {value:%H:%M} is given twice")
         seen.add(value)
 
 
 def _check_lunar_days(days: tuple[int, ...]) -> None:
     for index, value in enumerate(days):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 30:
-            raise ScheduleError(f"schedule.lunar_days[{index}]: {value!r} is not a lunar day "
-                                "1 to 30")
+            raise _fault(("schedule", "lunar_days", index),
+                         f"schedule.lunar_days[{index}]: {value!r} is not a lunar day "
+                         "1 to 30")
         if value in days[:index]:
-            raise ScheduleError(f"schedule.lunar_days[{index}]: {value} is given twice")
+            raise _fault(("schedule", "lunar_days", index),
+                         f"schedule.lunar_days[{index}]: {value} is given twice")
 
 
 def _parse_times(value: object) -> tuple[time, ...]:
     if not isinstance(value, list) or not value:
-        raise ScheduleError(f"schedule.times: expected a non-empty list of HH:MM, got {value!r}")
-    return tuple(_parse_time(f"schedule.times[{index}]", text)
+        raise _fault(("schedule", "times"),
+                     f"schedule.times: expected a non-empty list of HH:MM, got {value!r}")
+    return tuple(_parse_time(f"schedule.times[{index}]", text, parts=("schedule", "times", index))
                  for index, text in enumerate(value))
 
 
-def _parse_time(field: str, text: object) -> time:
+def _parse_time(field: str, text: object, *,
+                parts: tuple[str | int, ...] = ("quiet_hours",)) -> time:
     match = _HHMM.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        raise ScheduleError(f"{field}: expected HH:MM (00:00 to 23:59), got {text!r}")
+        raise _fault(parts, f"{field}: expected HH:MM (00:00 to 23:59), got {text!r}")
     return time(int(match[1]), int(match[2]))
 
 
 def _parse_days(value: object) -> frozenset[int]:
     if not isinstance(value, list) or not value:
-        raise ScheduleError(f"schedule.days: expected a non-empty list of mon..sun, "
+        raise _fault(("schedule", "days"), f"schedule.days: expected a non-empty list of mon..sun, "
                             f"got {value!r}")
     days: list[int] = []
     for index, name in enumerate(value):
         key = name.strip().lower() if isinstance(name, str) else None
         if key not in WEEKDAYS:
-            raise ScheduleError(f"schedule.days[{index}]: expected one of "
+            raise _fault(("schedule", "days", index), f"schedule.days[{index}]: expected one of "
                                 f"{', '.join(WEEKDAYS)}, got {name!r}")
         if WEEKDAYS.index(key) in days:
-            raise ScheduleError(f"schedule.days[{index}]: {key} is given twice")
+            raise _fault(("schedule", "days", index),
+                         f"schedule.days[{index}]: {key} is given twice")
         days.append(WEEKDAYS.index(key))
     return frozenset(days)
 
 
 def _parse_lunar_days(value: object) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
-        raise ScheduleError(f"schedule.lunar_days: expected a non-empty list of days 1 to 30, "
-                            f"got {value!r}")
+        raise _fault(("schedule", "lunar_days"),
+                     f"schedule.lunar_days: expected a non-empty list of days 1 to 30, "
+                     f"got {value!r}")
     return tuple(value)  # checked by Recurrence
 
 
@@ -549,11 +570,11 @@ def _parse_date(field: str, value: object) -> date | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise ScheduleError(f"schedule.{field}: expected YYYY-MM-DD, got {value!r}")
+        raise _fault(("schedule", field), f"schedule.{field}: expected YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ScheduleError(f"schedule.{field}: no such date {value!r}") from None
+        raise _fault(("schedule", field), f"schedule.{field}: no such date {value!r}") from None
 
 
 def _zone(tz: str | tzinfo) -> tzinfo:

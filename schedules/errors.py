@@ -13,7 +13,16 @@ from datetime import date
 
 
 class ScheduleError(ValueError):
-    """A schedule cannot be understood or evaluated; the message names the offending text."""
+    """A schedule cannot be understood or evaluated; the message names the offending text.
+
+    ``parts`` is the path of the field at fault as data (``("schedule", "times", 0)``), for a
+    caller that must name the field apart from the text (an API error's ``field``); empty when
+    the error is about no one field.
+    """
+
+    def __init__(self, message: str, *, parts: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.parts = parts
 
 
 class NoSunEvent(ScheduleError):

@@ -427,3 +427,23 @@ def test_levels_rank_in_order() -> None:
 def test_unknown_levels_are_refused(level: Any) -> None:
     with pytest.raises(ScheduleError, match=r"^level: "):
         level_rank(level)
+
+
+@pytest.mark.parametrize(("spec", "parts"), [
+    ({"times": ["25:00"]}, ("schedule", "times", 0)),
+    ({"times": ["06:00", "06:00"]}, ("schedule", "times", 1)),
+    ({"times": []}, ("schedule", "times")),
+    ({"times": ["06:00"], "days": ["mon", "someday"]}, ("schedule", "days", 1)),
+    ({"lunar_days": [1, 31], "times": ["07:00"]}, ("schedule", "lunar_days", 1)),
+    ({"rrule": "FREQ=SOMETIMES"}, ("schedule", "rrule")),
+    ({"rrule": "FREQ=WEEKLY;BYDAY=MO"}, ("schedule", "times")),
+    ({"times": ["06:00"], "valid_from": "2027-02-30"}, ("schedule", "valid_from")),
+    ({"times": ["06:00"], "when": "always"}, ("schedule",)),
+])
+def test_a_refused_schedule_names_its_field_as_data(spec: dict[str, Any],
+                                                    parts: tuple[str | int, ...]) -> None:
+    with pytest.raises(ScheduleError) as raised:
+        Recurrence.parse(spec)
+    assert raised.value.parts == parts
+    # The text names the same field, for a reader of the log.
+    assert str(raised.value).startswith(parts[0])
