@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gc
 import logging
 import os
 import secrets
@@ -37,6 +36,7 @@ from controller.http.front_process import FrontProcess
 from controller.http.server import ApiServer
 from controller.platform import systemd
 from controller.platform.clock import Clock
+from controller.platform.memory import settle_after_start
 from controller.platform.store import Store
 from controller.runtime import Runtime, build_runtime
 
@@ -135,11 +135,9 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
                 supervisor = asyncio.create_task(front.supervise(), name="api-front")
                 cleanup.callback(supervisor.cancel)
                 tasks.add(supervisor)
-            # What start-up made (imported modules, the app, the config) lives as long as the
-            # process: out of the collector's sight, a full collection scans only what came
-            # after, instead of pausing the coordinators for tens of milliseconds
-            # (bench/api_load.py saw a 56 ms gen-2 pause before this).
-            gc.freeze()
+            # Start-up's garbage collected, its free pages returned, the rest frozen out of
+            # the collector's sight (shorter full collections; controller.platform.memory).
+            settle_after_start()
             log.info("controller ready: %s", url)
             systemd.notify("READY=1", f"STATUS=serving {url}")
             interval_s = systemd.watchdog_interval_s()

@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
 import signal
 import socket
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +48,7 @@ from controller.http.proxy import (
     send_unavailable,
 )
 from controller.http.server import ApiServer, event_loop_runner
+from controller.platform.memory import settle_after_start
 from controller.platform.store import Store
 from controller.platform.tokens import TokenInfo, TokenRegistry, role_at_least
 
@@ -226,17 +225,16 @@ def main(argv: list[str] | None = None) -> None:
     app = build_front(args.upstream, args.storage, BodyLimits(**args.body_limits))
     server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
                                         lifespan="on", ws="none", timeout_graceful_shutdown=3))
-    # Standard input is a pipe from the controller: it closes when the controller stops or
-    # dies, even by SIGKILL, and this process must not outlive it (it holds the port).
-    threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True,
-                     name="parent-watch").start()
 
     async def serve() -> None:
+        # Standard input is a pipe from the controller: it closes when the controller stops
+        # or dies, even by SIGKILL, and this process must not outlive it (it holds the port).
+        _exit_when_stdin_closes(server)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
-            gc.freeze()  # as the controller does (controller.app): shorter full collections
+            settle_after_start()  # as the controller does (controller.platform.memory)
             sys.stdout.write("ready\n")
             sys.stdout.flush()
         await task
@@ -246,9 +244,23 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _exit_when_stdin_closes(server: uvicorn.Server) -> None:
-    while sys.stdin.buffer.read(4096):
-        pass
-    server.should_exit = True
+    """Watched on the loop, no thread: the loop wakes only when the pipe has news."""
+    loop = asyncio.get_running_loop()
+    fd = sys.stdin.fileno()
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        try:
+            if os.read(fd, 4096):
+                return  # nothing is ever sent; read and dropped should it be
+        except BlockingIOError:
+            return
+        except OSError:
+            pass  # a broken pipe counts as closed
+        loop.remove_reader(fd)
+        server.should_exit = True
+
+    loop.add_reader(fd, readable)
 
 
 if __name__ == "__main__":

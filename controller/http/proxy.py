@@ -20,10 +20,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
+# httpx imports its command-line client (click, rich and pygments: about 5 MiB of the front's
+# memory and a third of its start-up) whenever those are installed, which the API's own
+# dependencies make them. The front never uses it; a None in sys.modules makes that import
+# fail as httpx expects when they are missing (its ``main`` then only says so).
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+import httpcore  # noqa: E402
+import httpx  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +86,20 @@ async def send_unavailable(send: Any) -> None:
         headers=[(b"retry-after", b"2")])
 
 
+class PlainUnixTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a Unix socket, plain HTTP only, without a TLS context:
+    ``AsyncHTTPTransport`` makes one whatever the URL, and OpenSSL's set-up and CA bundle are
+    about 5 MiB of the front's memory. Unlimited connections (see above)."""
+
+    def __init__(self, uds: str, *, max_keepalive_connections: int) -> None:
+        # Not super().__init__: that is where the TLS context is made. The pool is what the
+        # transport's requests and close use (httpx/_transports/default.py).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=None, max_connections=None,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=httpx.Limits().keepalive_expiry, uds=uds)
+
+
 class UpstreamProxy:
     """Forwards ASGI HTTP requests to ``socket_path`` (the controller's own uvicorn); a path
     starting with "@" is a Linux abstract socket name."""
@@ -86,10 +108,10 @@ class UpstreamProxy:
                  body_idle_timeout_s: float = BODY_IDLE_TIMEOUT_S) -> None:
         uds = "\0" + socket_path[1:] if socket_path.startswith("@") else socket_path
         self.client = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(
-                uds=uds, limits=httpx.Limits(max_connections=None, max_keepalive_connections=20)),
+            transport=PlainUnixTransport(uds, max_keepalive_connections=20),
             # The authority is ignored on a Unix socket; each request carries the client's Host.
             base_url="http://communectl",
+            trust_env=False,  # no HTTP_PROXY or .netrc for a socket of our own
             timeout=httpx.Timeout(UPSTREAM_TIMEOUT_S, connect=UPSTREAM_CONNECT_TIMEOUT_S))
         self.body_idle_timeout_s = body_idle_timeout_s
         self.answering = True
