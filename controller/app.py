@@ -105,8 +105,11 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         runtime = build_runtime(config, clock, demo=demo)
         runtime.front = front
         app = create_app(runtime)
+        # ws="none" as in the front: the API has no websocket route, and uvicorn would
+        # otherwise import a websocket library (about 1.3 MiB) to refuse upgrades with.
         server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
-                                          lifespan="on", timeout_graceful_shutdown=5))
+                                          lifespan="on", ws="none",
+                                          timeout_graceful_shutdown=5))
         cleanup.push_async_callback(runtime.devices.close)
         lighting = asyncio.create_task(runtime.lighting.run(), name="lighting")
         radio = asyncio.create_task(runtime.broadcasts.run(), name="broadcasts")

@@ -1,16 +1,18 @@
 """The public HTTP listener, in a process of its own: ``python -m controller.http.front``.
 
-Why a process: CPython runs one thread at a time in a process. With every request handled in
-the coordinators' process, a phone polling ``GET /status`` in a loop (or a dozen phones) held
-the interpreter for milliseconds at a time, and a relay transition or the first sample of a
-broadcast waited for it (bench/api_load.py: transition lateness p99 from 5 ms to 18-36 ms, with
-the API already on a thread of its own). Here:
+Why a process: the API runs on the coordinators' own event loop (controller.app), and CPython
+runs one thread at a time in a process anyway. With every request handled there, a phone
+polling ``GET /status`` in a loop (or a dozen phones) holds that loop, and a relay transition
+or the first sample of a broadcast waits for it (bench/api_load.py prints both variants: with
+the API serving the port itself, transition lateness under /status load goes from a few
+milliseconds to hundreds). Here:
 
 - ``GET /api/v1/status``, what every dashboard polls, is answered from a mirror of the
   controller's own answer (``StatusMirror``);
 - tokens are checked here, in the shared storage exactly as the controller checks them
-  (controller.platform.tokens: a created or revoked token counts at once), so that requests without a
-  live token, and bodies over their limit (controller.http.limits), never reach the controller;
+  (controller.platform.tokens: a created or revoked token counts at once), so that requests
+  without a live token, and bodies over their limit (controller.http.limits), never reach the
+  controller;
 - every other request goes unchanged to the full API, which listens on a Unix socket in the
   controller (``UpstreamProxy``), so there is one implementation of every endpoint, its roles and
   its errors.
@@ -35,6 +37,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":
+    # In this process only, libraries that would import what they never use here: httpx its
+    # command-line client (click, rich, pygments: about 5 MiB and a third of the start-up),
+    # httpcore trio (about 4 MiB: it checks for trio whatever the event loop). A None in
+    # sys.modules makes their import fail as it does where those are not installed, which
+    # both expect.
+    for _unused in ("httpx._main", "trio"):
+        sys.modules.setdefault(_unused, None)  # type: ignore[arg-type]
 
 import uvicorn
 

@@ -20,18 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-# httpx imports its command-line client (click, rich and pygments: about 5 MiB of the front's
-# memory and a third of its start-up) whenever those are installed, which the API's own
-# dependencies make them. The front never uses it; a None in sys.modules makes that import
-# fail as httpx expects when they are missing (its ``main`` then only says so).
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-
-import httpcore  # noqa: E402
-import httpx  # noqa: E402
+import httpcore
+import httpx
 
 log = logging.getLogger(__name__)
 
