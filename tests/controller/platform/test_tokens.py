@@ -134,7 +134,7 @@ def test_a_damaged_token_record_is_skipped_not_fatal(registry: TokenRegistry,
 
 
 def test_verify_parses_nothing_while_tokens_are_unchanged(
-        registry: TokenRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+        registry: TokenRegistry, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     secret, _ = registry.create(name="lan", role="viewer", expires_days=None, now=NOW)
     parses: list[Path] = []
     real_parse = store_module._parse
@@ -147,6 +147,15 @@ def test_verify_parses_nothing_while_tokens_are_unchanged(
     for _ in range(200):
         assert registry.verify(secret, now=NOW) is not None
     assert parses == []
+
+    # The control: the spy does see the parse that must happen once the tokens change (here
+    # through a Store of its own, as `communectl token create` writes from another process),
+    # so the empty list above is the registry's doing, not a spy that sees nothing.
+    other, _ = TokenRegistry(Store(store.path)).create(name="cli", role="viewer",
+                                                       expires_days=None, now=NOW)
+    assert registry.verify(other, now=NOW) is not None
+    assert parses != []
+    assert all(store.path in path.parents for path in parses)
 
 
 @pytest.mark.integration
