@@ -29,12 +29,15 @@ from typing import Any, Protocol
 from controller.radio.library import AudioLibrary
 from controller.config import Config
 from controller.lighting.programs import ProgramBook, read_only_book, site_of
-from controller.radio.items import (
+from controller.radio import lifecycle
+from controller.radio.items import AirItem, next_airing, program_items
+from controller.radio.records import (
     ANNOUNCEMENTS,
+    AUDIO,
     PROGRAMS,
-    AirItem,
-    next_airing,
-    program_items,
+    Announcement,
+    BroadcastProgram,
+    document_id,
 )
 from controller.radio.sources import SourcePlayer
 from controller.platform.store import Store
@@ -49,9 +52,6 @@ from schedules.windows import WEEKDAYS
 
 # A broadcast switches its zones fully on; its urgency is ``broadcast_level``.
 BROADCAST_ZONES_LEVEL = 100
-# Announcements that may still air (controller.http.routes_radio lists the same two).
-LIVE_ANNOUNCEMENT_STATUSES = ("scheduled", "waiting_approval")
-AUDIO = "audio"  # controller.radio.library's table
 # The lunar calendar is computed for these years only (schedules.lunar); a plan also looks at a
 # few days around its window, hence the margin of a year at either end.
 PLAN_FIRST_DAY = date(FIRST_YEAR + 1, 1, 1)
@@ -271,10 +271,11 @@ def broadcast_plan(config: Config, tables: Tables, player: SourcePlayer, *, star
     for doc in tables.all(PROGRAMS):
         try:
             # One programme at a time: a stored one that does not parse is noted, not fatal.
-            items = program_items(config, _OneTable(PROGRAMS, doc), start=start, end=end)
-            rule_of = _schedule_text(Recurrence.parse(doc["schedule"]))
+            program = BroadcastProgram.from_doc(doc)
+            items = program_items(config, [program], start=start, end=end)
+            rule_of = _schedule_text(program.schedule)
         except (InvalidSchedule, KeyError, TypeError, ValueError) as exc:
-            notes.append(PlanNote(_local_day(config, start), str(doc.get("id")),
+            notes.append(PlanNote(_local_day(config, start), document_id(doc),
                                   "schedule", f"the stored programme does not parse: {exc}"))
             continue
         for item in items:
@@ -286,25 +287,26 @@ def broadcast_plan(config: Config, tables: Tables, player: SourcePlayer, *, star
             entries.append(_entry(config, item, rule=rule_of(item.due),
                                   duration_s=lengths[item.ref], status="scheduled"))
     for doc in tables.all(ANNOUNCEMENTS):
-        status = doc.get("status")
-        if status not in LIVE_ANNOUNCEMENT_STATUSES:
+        if Announcement.status_of(doc) not in lifecycle.LIVE:
             continue
         try:
-            item = next_airing(config, doc)
+            announcement = Announcement.from_doc(doc)
+            upcoming = next_airing(config, announcement)
         except (KeyError, TypeError, ValueError) as exc:
-            notes.append(PlanNote(_local_day(config, start), str(doc.get("id")),
+            notes.append(PlanNote(_local_day(config, start), document_id(doc),
                                   "announcement", f"the stored announcement does not parse: "
                                                   f"{exc}"))
             continue
-        if item is None or not start <= item.due < end:
+        if upcoming is None or not start <= upcoming.due < end:
             continue
-        number, repeats = item.key.rsplit("#", 1)[1], int(doc.get("repeat", 1))
+        item = upcoming
+        number, repeats = item.key.rsplit("#", 1)[1], announcement.repeat
         rule = "announcement" + (f", airing {number} of {repeats}" if repeats > 1 else "")
         if not may_air(item.level, at=item.due, quiet=quiet, tz=tz):
             notes.append(_quiet_note(config, item, rule))
             continue
         entries.append(_entry(config, item, rule=rule, duration_s=_length_s(player, item, config),
-                              status=str(status)))
+                              status=announcement.status))
     entries.sort(key=lambda e: (e.time, e.target))
     return entries, notes
 
@@ -317,29 +319,19 @@ class _ReadOnlyTables:
 
     def __init__(self, config: Config) -> None:
         self._tables: dict[str, dict[str, dict[str, Any]]] = {
-            PROGRAMS: {p.id: p.model_dump(mode="json") for p in config.broadcast_programs},
+            PROGRAMS: {p.id: BroadcastProgram.from_config(p, effective_from=None).to_doc()
+                       for p in config.broadcast_programs},
             ANNOUNCEMENTS: {}, AUDIO: {}}
         if (config.storage.path / Store.FILENAME).exists():
             stored = Store(config.storage.path)
             for table, docs in self._tables.items():
-                docs.update({d["id"]: d for d in stored.all(table)})
+                docs.update({document_id(d): d for d in stored.all(table)})
 
     def all(self, table: str) -> list[dict[str, Any]]:
         return list(self._tables.get(table, {}).values())
 
     def get(self, table: str, doc_id: str) -> dict[str, Any] | None:
         return self._tables.get(table, {}).get(doc_id)
-
-
-@dataclass(frozen=True)
-class _OneTable:
-    """A single stored document, as ``program_items`` reads a table."""
-
-    table: str
-    doc: dict[str, Any]
-
-    def all(self, table: str) -> list[dict[str, Any]]:
-        return [self.doc] if table == self.table else []
 
 
 def read_only_sources(config: Config) -> PlanSources:

@@ -28,7 +28,8 @@ from controller.nodes.node_zones import MediaShelf, NodeZones
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import ProgramBook, seed
 from controller.lighting.service import LightingService
-from controller.radio.items import seed_programs
+from controller.radio.records import RadioBook
+from controller.radio.service import RadioService
 from controller.radio.sources import SourcePlayer
 from controller.platform.store import Store
 from controller.platform.tokens import TokenRegistry
@@ -63,6 +64,8 @@ class Runtime:
     trail: AuditTrail
     # Set by build_runtime once the trail exists: the one owner of lighting's use cases.
     lighting_service: LightingService = field(init=False)
+    # Likewise the radio's: programmes, announcements, audio, what is on air.
+    radio_service: RadioService = field(init=False)
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
@@ -84,7 +87,7 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     data = config.storage.path
     store = Store(data)
     seed(store, config)
-    seed_programs(store, config, now=clock.now())
+    RadioBook(store).seed_programs(config.broadcast_programs, now=clock.now())
     events = History(data / "history", "events")
     audit = History(data / "history", "audit")
     programs = ProgramBook(store)
@@ -115,6 +118,9 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     runtime.lighting_service = LightingService(
         config=config, clock=clock, store=store, overrides=overrides, programs=programs,
         coordinator=lighting, devices=devices, alarms=alarms, trail=runtime.trail)
+    runtime.radio_service = RadioService(
+        config=config, clock=clock, store=store, library=library, player=player,
+        broadcasts=broadcasts, trail=runtime.trail)
     guard = ClockGuard(clock, alarms)
     guard.on_step += [lighting.wake, broadcasts.wake]
     lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted

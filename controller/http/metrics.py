@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from controller.platform.alarms import SEVERITIES
 from controller.http.auth import Viewer
+from controller.radio.airlog import OUTCOMES
 from controller.runtime import Runtime
 
 PREFIX = "communectl"
@@ -56,23 +57,26 @@ class RuntimeCollector(Collector):
         yield restarts
 
     def _radio(self) -> Iterator[Metric]:
-        radio = self._runtime.broadcasts
+        radio = self._runtime.radio_service
         outcomes = CounterMetricFamily(f"{PREFIX}_broadcasts",
                                        "Broadcast items ended since start, by outcome",
                                        labels=["outcome"])
-        for outcome in ("completed", "preempted", "failed", "missed", "skipped", "cancelled"):
-            outcomes.add_metric([outcome], radio.outcomes.get(outcome, 0))
+        counts = radio.outcome_counts()
+        for outcome in OUTCOMES:
+            outcomes.add_metric([outcome], counts.get(outcome, 0))
         yield outcomes
         on_air = GaugeMetricFamily(f"{PREFIX}_broadcast_on_air", "1 while an item plays")
-        on_air.add_metric([], 1 if radio.current is not None and radio.current.on_air else 0)
+        playing = radio.now_playing()
+        on_air.add_metric([], 1 if playing is not None and playing.on_air else 0)
         yield on_air
         zones = GaugeMetricFamily(f"{PREFIX}_zone_on", "Loudspeaker zone relays on",
                                   labels=["zone"])
+        zones_on = radio.zones_on()
         for zone in self._runtime.config.zones:
-            zones.add_metric([zone.id], 1 if zone.id in radio.zones.active else 0)
+            zones.add_metric([zone.id], 1 if zone.id in zones_on else 0)
         yield zones
         # Histogram buckets as Prometheus exposes them: cumulative, "le" in seconds, +Inf last.
-        histogram = radio.start_offsets
+        histogram = radio.start_offsets()
         start = HistogramMetricFamily(
             f"{PREFIX}_broadcast_start_offset_seconds",
             "First sample of an item less the earliest second it could sound: its scheduled "
@@ -188,9 +192,9 @@ class RuntimeCollector(Collector):
         written = CounterMetricFamily(f"{PREFIX}_history_bytes_written",
                                       "Bytes appended to history since start (SD card wear)",
                                       labels=["kind"])
-        for kind, history in (("events", self._runtime.events), ("audit", self._runtime.audit),
-                              ("broadcasts", self._runtime.broadcasts.airlog.history)):
+        for kind, history in (("events", self._runtime.events), ("audit", self._runtime.audit)):
             written.add_metric([kind], history.bytes_written)
+        written.add_metric(["broadcasts"], self._runtime.radio_service.log_bytes_written())
         yield written
         state = self._runtime.store.storage
         yield CounterMetricFamily(f"{PREFIX}_store_bytes_written",

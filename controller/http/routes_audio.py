@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -17,20 +18,12 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from controller.http.audit import record_change
 from controller.http.auth import Operator, Viewer
 from controller.http.context import RuntimeDep
-from controller.http.errors import (
-    ApiError,
-    conflict,
-    error_responses,
-    invalid,
-    not_found,
-)
+from controller.http.errors import ApiError, error_responses, invalid
 from controller.http.radio_models import AudioPublic
-from controller.radio.items import ANNOUNCEMENTS, PROGRAMS
-from controller.radio.source_models import audio_ids_of
-from drivers.errors import AudioError, NotAudio
+from controller.radio.records import AudioFile
+from drivers.errors import NotAudio
 
 router = APIRouter(tags=["radio"])
 COPY_CHUNK_BYTES = 256 * 1024
@@ -57,25 +50,22 @@ async def upload(request: Request, runtime: RuntimeDep, caller: Operator) -> Aud
         raise invalid("file", "a file field named file is required")
     name = form.get("name")
     display = name if isinstance(name, str) and name.strip() else (file.filename or "audio")
-    library = runtime.library
-    incoming = library.folder / ".incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    temporary = incoming / f"{secrets.token_hex(8)}.part"
+    radio = runtime.radio_service
+    temporary = radio.upload_folder() / f"{secrets.token_hex(8)}.part"
     try:
         await _save(file, temporary)
         try:
-            doc = await library.add(temporary, name=display, uploaded_by=caller.name,
-                                    now=runtime.clock.now())
+            audio = await radio.add_audio(temporary, name=display, actor=caller)
         except NotAudio as exc:
             raise ApiError(415, f"not an audio file we can play: {exc}", field="file") from exc
-        except AudioError as exc:
-            raise ApiError(422, f"the file could not be read: {exc}", field="file") from exc
     finally:
         temporary.unlink(missing_ok=True)
         await file.close()
-    await record_change(runtime, caller, "audio.upload", doc["id"],
-                        {"name": doc["name"], "duration_s": doc["duration_s"]})
-    return AudioPublic.model_validate(doc)
+    return audio_public(audio)
+
+
+def audio_public(audio: AudioFile) -> AudioPublic:
+    return AudioPublic.model_validate(asdict(audio))
 
 
 async def _save(file: UploadFile, path: Path) -> None:
@@ -88,45 +78,27 @@ async def _save(file: UploadFile, path: Path) -> None:
 
 @router.get("/audio", summary="The audio library")
 async def list_audio(runtime: RuntimeDep, caller: Viewer) -> list[AudioPublic]:
-    return [AudioPublic.model_validate(d) for d in runtime.library.all()]
+    return [audio_public(a) for a in runtime.radio_service.audio_files()]
 
 
 @router.get("/audio/{audio_id}", summary="One audio file's details")
 async def get_audio(audio_id: str, runtime: RuntimeDep, caller: Viewer) -> AudioPublic:
-    doc = runtime.library.get(audio_id)
-    if doc is None:
-        raise not_found("audio file", audio_id)
-    return AudioPublic.model_validate(doc)
+    return audio_public(runtime.radio_service.audio_file(audio_id))
 
 
 @router.get("/audio/{audio_id}/file", summary="Download an audio file",
             response_class=FileResponse)
 async def download(audio_id: str, runtime: RuntimeDep, caller: Viewer) -> FileResponse:
-    doc = runtime.library.get(audio_id)
-    if doc is None:
-        raise not_found("audio file", audio_id)
-    path = runtime.library.path_of(doc)
+    radio = runtime.radio_service
+    audio = radio.audio_file(audio_id)
+    path = radio.audio_path(audio)
     extension = path.suffix.lstrip(".")
     return FileResponse(path, media_type=MEDIA_TYPES.get(extension, "application/octet-stream"),
-                        filename=f"{Path(doc['name']).stem or doc['id']}.{extension}")
+                        filename=f"{Path(audio.name).stem or audio.id}.{extension}")
 
 
 @router.delete("/audio/{audio_id}", status_code=204, summary="Delete an audio file",
                responses=error_responses(409))
 async def delete(audio_id: str, runtime: RuntimeDep, caller: Operator) -> Response:
-    if runtime.library.get(audio_id) is None:
-        raise not_found("audio file", audio_id)
-    users = [f"broadcast programme {d['id']!r}" for d in runtime.store.all(PROGRAMS)
-             if audio_id in audio_ids_of(d["source"])]
-    users += [f"announcement {d['id']!r}" for d in runtime.store.all(ANNOUNCEMENTS)
-              if d.get("status") in ("scheduled", "waiting_approval")
-              and audio_id in audio_ids_of(d["source"])]
-    current = runtime.broadcasts.current
-    if current is not None and audio_id in audio_ids_of(current.item.source):
-        users.append("the item on air")
-    if users:
-        raise conflict(f"audio file {audio_id!r} is used by {', '.join(users)}")
-    doc = runtime.library.remove(audio_id)
-    await record_change(runtime, caller, "audio.delete", audio_id,
-                        {"name": doc["name"]} if doc else None)
+    await runtime.radio_service.delete_audio(audio_id, actor=caller)
     return Response(status_code=204)

@@ -61,9 +61,9 @@ STATUS_MAX_AGE_S = 1.0
 @router.get("/status", summary="Site, circuits, devices, alarms and what happens next",
             response_model=StatusPublic)
 async def status(runtime: RuntimeDep, caller: Viewer, request: Request) -> Response:
-    airing = runtime.broadcasts.current
-    key = (runtime.store.revision(), id(airing),
-           airing.on_air if airing else None, len(runtime.alarms.open_alarms()))
+    on_air = runtime.radio_service.now_playing()
+    key = (runtime.store.revision(), on_air.item.key if on_air else None,
+           on_air.state if on_air else None, len(runtime.alarms.open_alarms()))
     mono = runtime.clock.monotonic()
     cached = runtime.status_cache
     if cached is None or cached[0] != key or mono - cached[1] > STATUS_MAX_AGE_S:
@@ -96,6 +96,7 @@ def build_status(runtime: Runtime) -> StatusPublic:
     circuits = circuits_public(runtime)
     devices = devices_public(runtime)
     alarms = [event_public(r) for r in runtime.alarms.open_alarms()]
+    on_air, zones_on = runtime.radio_service.now_playing(), runtime.radio_service.zones_on()
     entries, _ = plan_between(runtime, start=now, end=now + NEXT_EVENTS_HORIZON)
     counts = CountsPublic(
         circuits=len(circuits),
@@ -117,11 +118,10 @@ def build_status(runtime: Runtime) -> StatusPublic:
         devices=devices,
         alarms=alarms,
         next_events=[plan_entry_public(e) for e in entries[:NEXT_EVENTS_SHOWN]],
-        zones=[{"id": z.id, "name": z.name or z.id,
-                "on": z.id in runtime.broadcasts.zones.active}
+        zones=[{"id": z.id, "name": z.name or z.id, "on": z.id in zones_on}
                for z in runtime.config.zones],
         nodes=runtime.nodes(),
-        broadcast=runtime.broadcasts.now_playing(),
+        broadcast=None if on_air is None else on_air.as_json(),
         mqtt=runtime.bridge.stats.as_json() if runtime.bridge is not None else None,
         counts=counts,
     )

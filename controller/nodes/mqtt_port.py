@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from controller.errors import RequestError
-from controller.http.errors import ApiError
-from controller.http.radio_models import AnnouncementCreate
-from controller.http.routes_radio import create_announcement
 from controller.config import HA_UNTIL_NEXT_SWITCH, CircuitConfig
 from controller.lighting.orders import OverrideOrder
 from controller.lighting.records import State, circuit_target
 from controller.platform.audit import Actor
+from controller.radio.requests import AnnouncementCreate
 from drivers.profiles import profile_info
 from firmware_bridge.topics import HaCircuit, HaCommand
 
@@ -57,7 +55,8 @@ class ControllerPort:
         return kind == "dimmer"
 
     def broadcast_now(self) -> dict[str, Any] | None:
-        return self._runtime.broadcasts.now_playing()
+        now = self._runtime.radio_service.now_playing()
+        return None if now is None else now.as_json()
 
     async def set_circuit(self, circuit_id: str, command: dict[str, Any]) -> None:
         # "id" names the command for its acknowledgement; it is not part of the override.
@@ -101,9 +100,9 @@ class ControllerPort:
     async def announce(self, command: dict[str, Any]) -> str:
         fields = {k: v for k, v in command.items() if k != "id"}
         try:
-            body = AnnouncementCreate.model_validate(fields)
-            created = await create_announcement(body, self._runtime, ANNOUNCE_CALLER)
-        except (ValidationError, ApiError) as exc:
+            request = AnnouncementCreate.model_validate(fields)
+            created = await self._runtime.radio_service.announce(request, actor=ANNOUNCE_CALLER)
+        except (ValidationError, RequestError) as exc:
             raise ValueError(_message(exc)) from exc
         return created.id
 
@@ -116,11 +115,9 @@ class ControllerPort:
             alarms.clear("node_offline", node_id, "online again")
 
 
-def _message(exc: ValidationError | ApiError | RequestError) -> str:
+def _message(exc: ValidationError | RequestError) -> str:
     if isinstance(exc, RequestError):
         return str(exc)  # "field: message", or the message alone
-    if isinstance(exc, ApiError):
-        return f"{exc.field}: {exc.detail}" if exc.field else str(exc.detail)
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"{where}: {first['msg']}" if where else str(first["msg"])

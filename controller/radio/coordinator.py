@@ -35,14 +35,15 @@ from controller.platform.coordinator import DecisionLoop
 from controller.config import Config
 from controller.platform.distribution import START_OFFSET_BOUNDS_S, Histogram
 from controller.nodes.node_zones import NodeZones
+from controller.radio import lifecycle
 from controller.radio.items import (
-    ANNOUNCEMENTS,
-    DEFAULT_REPEAT_GAP,
     AirItem,
     announcement_items,
     next_airing,
     program_items,
+    repeat_number,
 )
+from controller.radio.records import Announcement, RadioBook
 from controller.radio.sources import SourcePlayer
 from controller.platform.store import Store
 from controller.radio.zones import ZoneSwitch
@@ -85,7 +86,7 @@ class BroadcastCoordinator:
                  alarms: AlarmBook, nodes: NodeZones | None = None) -> None:
         self._config = config
         self._clock = clock
-        self._store = store
+        self._book = RadioBook(store)
         self.airlog = airlog
         self.zones = zones
         self.nodes = nodes
@@ -163,9 +164,9 @@ class BroadcastCoordinator:
         return self._sleep_s(pending, now)
 
     def _candidates(self, now: datetime) -> list[AirItem]:
-        items = program_items(self._config, self._store, start=now - LOOKBACK,
+        items = program_items(self._config, self._book.programs(), start=now - LOOKBACK,
                               end=now + timedelta(seconds=PREPARE_AHEAD_S + 120))
-        for item in announcement_items(self._config, self._store):
+        for item in announcement_items(self._config, self._book.announcements()):
             if self.airlog.seen(item.key):
                 # Logged by a process that stopped before it could move the announcement on.
                 self._advance_announcement(item, now)
@@ -337,20 +338,9 @@ class BroadcastCoordinator:
     def _advance_announcement(self, item: AirItem, now: datetime) -> None:
         if item.kind != "announcement":
             return
-        number = int(item.key.rsplit("#", 1)[1])
-
-        def advance(doc: dict[str, Any]) -> dict[str, Any]:
-            if int(doc.get("aired", 0)) >= number:
-                return doc
-            doc["aired"] = number
-            gap = timedelta(minutes=doc.get("repeat_gap_min", DEFAULT_REPEAT_GAP.seconds / 60))
-            doc["next_at"] = max(now, item.due + gap).isoformat()
-            doc["next_known_at"] = now.isoformat()  # for the next airing's start offset
-            if number >= int(doc.get("repeat", 1)) and doc.get("status") == "scheduled":
-                doc["status"] = "done"
-            return doc
-
-        self._store.update(ANNOUNCEMENTS, item.ref, advance)
+        number = repeat_number(item)
+        self._book.update_announcement(item.ref, lambda announcement: lifecycle.after_repeat(
+            announcement, number, due=item.due, now=now))
 
     # -- commands from the API ----------------------------------------------------------------
 
@@ -363,36 +353,18 @@ class BroadcastCoordinator:
         self.wake()
         return airing.item
 
-    async def cancel_announcement(self, announcement_id: str, *,
-                                  by: str) -> dict[str, Any] | None:
-        """Cancel an announcement: stop it if it airs, log its next airing ``cancelled``.
-        Returns the stored document, None if there is no such announcement."""
-        doc = self._store.get(ANNOUNCEMENTS, announcement_id)
-        if doc is None:
-            return None
-        if doc.get("status") in ("cancelled", "done"):
-            return doc
-        pending = next_airing(self._config, doc)
+    async def cancelled(self, announcement: Announcement, *, by: str) -> None:
+        """An announcement was just cancelled (and stored so, by the radio service): stop it
+        if it airs, else log its next airing ``cancelled``."""
+        pending = next_airing(self._config, announcement)
         reason = f"cancelled by {by}"
-        self._store.update(ANNOUNCEMENTS, announcement_id,
-                           lambda d: {**d, "status": "cancelled", "cancelled_by": by})
         airing = self.current
         if airing is not None and airing.item.kind == "announcement" \
-                and airing.item.ref == announcement_id:
+                and airing.item.ref == announcement.id:
             await self._stop_current("cancelled", reason, outcome_if_waiting="cancelled")
         elif pending is not None and not self.airlog.seen(pending.key):
             self._record(pending, "cancelled", self._clock.now(), reason)
         self.wake()
-        return self._store.get(ANNOUNCEMENTS, announcement_id)
-
-    def now_playing(self) -> dict[str, Any] | None:
-        airing = self.current
-        if airing is None:
-            return None
-        item = airing.item
-        return {**item.as_json(), "state": "playing" if airing.on_air else "preparing",
-                "started_at": airing.started_at.isoformat() if airing.started_at else None,
-                "zones_on": sorted(self.zones.active)}
 
 
 def _could_sound_at(item: AirItem, *, warmup_s: float) -> datetime:

@@ -1,26 +1,26 @@
-"""What the radio could air: broadcast programmes and announcements as stored, turned into
-``AirItem``s with a key that names one airing, so that nothing ever airs twice.
+"""What the radio could air: broadcast programmes and announcements (typed records,
+``controller.radio.records``) turned into ``AirItem``s with a key that names one airing, so that
+nothing ever airs twice.
 
 A programme's airing is keyed by its occurrence (``program:morning@2027-01-01T05:30:00+07:00``);
 an announcement's by its repetition (``announcement:ann-1#2``). The broadcast log
-(``controller.radio.airlog``) records every key it has seen, whatever the outcome.
+(``controller.radio.airlog``) records every key it has seen, whatever the outcome. Which
+announcements may air, and which repeat is next, is ``controller.radio.lifecycle``'s to say.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from controller.config import BroadcastProgramConfig, Config
-from controller.platform.store import Store
-from schedules.broadcasts import Recurrence, occurrences
+from controller.config import Config
+from controller.radio import lifecycle
+from controller.radio.records import Announcement, BroadcastProgram, Zones
+from schedules.broadcasts import occurrences
 
-PROGRAMS = "broadcast_programs"
-ANNOUNCEMENTS = "announcements"
 DEFAULT_GRACE_MIN = 10
-# A repeated announcement airs again this long after the previous airing ended (or was due).
-DEFAULT_REPEAT_GAP = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -45,75 +45,69 @@ class AirItem:
                 "source_type": self.source.get("type")}
 
 
-def zones_of(config: Config, zones: list[str] | str) -> tuple[str, ...]:
+def zones_of(config: Config, zones: Zones) -> tuple[str, ...]:
     return tuple(z.id for z in config.zones) if zones == "all" else tuple(zones)
 
 
-def program_doc(program: BroadcastProgramConfig, *, now: datetime) -> dict[str, Any]:
-    return {**program.model_dump(mode="json"), "effective_from": now.isoformat()}
-
-
-def seed_programs(store: Store, config: Config, *, now: datetime) -> list[str]:
-    """Copy the config's broadcast programmes that storage lacks (like lighting programmes)."""
-    return [f"broadcast_program:{p.id}" for p in config.broadcast_programs
-            if store.insert_new(PROGRAMS, program_doc(p, now=now))]
-
-
-def program_items(config: Config, store: Store, *, start: datetime,
+def program_items(config: Config, programs: Iterable[BroadcastProgram], *, start: datetime,
                   end: datetime) -> list[AirItem]:
     """Every airing of every enabled programme in [start, end)."""
     items = []
-    for doc in store.all(PROGRAMS):
-        if not doc.get("enabled", True):
+    for program in programs:
+        if not program.enabled:
             continue
-        recurrence = Recurrence.parse(doc["schedule"])
         # A programme airs from when it was added or last changed: its earlier occurrences
         # were never promised, and must not be logged as missed.
-        effective = doc.get("effective_from")
-        first = max(start, datetime.fromisoformat(effective)) if effective else start
+        effective = program.effective_from
+        first = max(start, effective) if effective else start
         if first >= end:
             continue
-        for due in occurrences(recurrence, config.site.timezone, start=first, end=end):
+        for due in occurrences(program.schedule, config.site.timezone, start=first, end=end):
             items.append(AirItem(
-                key=f"program:{doc['id']}@{due.isoformat()}", kind="program", ref=doc["id"],
-                title=doc.get("name") or doc["id"], due=due,
-                level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
-                source=doc["source"],
-                grace=timedelta(minutes=_grace_min(doc, config)),
-                known_at=datetime.fromisoformat(effective) if effective else None))
+                key=f"program:{program.id}@{due.isoformat()}", kind="program", ref=program.id,
+                title=program.title, due=due, level=program.level,
+                zones=zones_of(config, program.zones), source=program.source,
+                grace=timedelta(minutes=_grace_min(program.grace_min, config)),
+                known_at=effective))
     return items
 
 
-def announcement_items(config: Config, store: Store) -> list[AirItem]:
+def announcement_items(config: Config, announcements: Iterable[Announcement]) -> list[AirItem]:
     """The next airing of every announcement that may air (approved, not cancelled, repeats
     left); the coordinator asks again after each airing."""
-    docs = [d for d in store.all(ANNOUNCEMENTS) if d.get("status") == "scheduled"]
-    return [item for item in (next_airing(config, d) for d in docs) if item is not None]
+    found = (next_airing(config, a) for a in announcements if lifecycle.may_air(a))
+    return [item for item in found if item is not None]
 
 
-def next_airing(config: Config, doc: dict[str, Any]) -> AirItem | None:
+def next_airing(config: Config, announcement: Announcement) -> AirItem | None:
     """An announcement's next airing, whatever its status; None when every repeat is done."""
-    aired = int(doc.get("aired", 0))
-    if aired >= int(doc.get("repeat", 1)):
+    number = lifecycle.next_repeat(announcement)
+    if number is None:
         return None
-    due = datetime.fromisoformat(doc["next_at"] if aired else doc["at"])
-    known = doc.get("next_known_at") if aired else doc.get("created_at")
     return AirItem(
-        key=f"announcement:{doc['id']}#{aired + 1}", kind="announcement", ref=doc["id"],
-        title=doc.get("title") or _title_of(doc["source"]), due=due,
-        level=doc.get("level", "normal"), zones=zones_of(config, doc["zones"]),
-        source=doc["source"],
-        grace=timedelta(minutes=_grace_min(doc, config)),
-        known_at=datetime.fromisoformat(known) if known else None)
+        key=announcement_key(announcement.id, number), kind="announcement",
+        ref=announcement.id, title=announcement.title or _title_of(announcement.source),
+        due=lifecycle.next_due(announcement), level=announcement.level,
+        zones=zones_of(config, announcement.zones), source=announcement.source,
+        grace=timedelta(minutes=_grace_min(announcement.grace_min, config)),
+        known_at=lifecycle.next_known_at(announcement))
 
 
-def _grace_min(doc: dict[str, Any], config: Config) -> float:
-    grace = doc.get("grace_min")
-    return config.broadcast.grace_min if grace is None else grace
+def announcement_key(announcement_id: str, number: int) -> str:
+    return f"announcement:{announcement_id}#{number}"
 
 
-def _title_of(source: dict[str, Any]) -> str:
+def repeat_number(item: AirItem) -> int:
+    """Which repeat of its announcement an announcement's airing is (1, 2, ...)."""
+    return int(item.key.rsplit("#", 1)[1])
+
+
+def _grace_min(grace_min: float | None, config: Config) -> float:
+    return config.broadcast.grace_min if grace_min is None else grace_min
+
+
+def _title_of(source: Mapping[str, object]) -> str:
     if source.get("type") == "tts":
-        text = source.get("text", "")
+        text = str(source.get("text", ""))
         return text[:60] + ("…" if len(text) > 60 else "")
     return str(source.get("type", "item"))

@@ -11,6 +11,7 @@ starts on time without decoding an MP3 first.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -18,12 +19,11 @@ import shutil
 import unicodedata
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from controller.platform.store import Store
+from controller.radio.records import AudioFile, RadioBook
 from drivers import media
 
-AUDIO = "audio"
 # ffprobe's format names -> the extension the file is kept under.
 EXTENSIONS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac", "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
               "aac": "aac", "matroska,webm": "webm", "aiff": "aiff", "amr": "amr"}
@@ -32,21 +32,22 @@ MAX_NAME_CHARS = 120
 
 class AudioLibrary:
     def __init__(self, store: Store, data_dir: Path) -> None:
-        self._store = store
+        self._book = RadioBook(store)
         self.folder = data_dir / "audio"
         self.decoded_folder = data_dir / "cache" / "decoded"
 
-    def all(self) -> list[dict[str, Any]]:
-        return sorted(self._store.all(AUDIO), key=lambda d: d["uploaded_at"])
+    def all(self) -> list[AudioFile]:
+        """Oldest first."""
+        return self._book.audio_files()
 
-    def get(self, audio_id: str) -> dict[str, Any] | None:
-        return self._store.get(AUDIO, audio_id)
+    def get(self, audio_id: str) -> AudioFile | None:
+        return self._book.audio_file(audio_id)
 
-    def path_of(self, doc: dict[str, Any]) -> Path:
-        return self.folder / doc["file"]
+    def path_of(self, audio: AudioFile) -> Path:
+        return self.folder / audio.file
 
     async def add(self, upload: Path, *, name: str, uploaded_by: str,
-                  now: datetime) -> dict[str, Any]:
+                  now: datetime) -> AudioFile:
         """Probe ``upload`` (raises NotAudio), then move it into the library and record it."""
         info = await media.probe(upload)
         display_name = clean_name(name) or "audio"
@@ -54,34 +55,36 @@ class AudioLibrary:
         extension = EXTENSIONS.get(info.format, "audio")
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / f"{audio_id}.{extension}"
-        shutil.move(upload, target)
-        _fsync_dir(self.folder)
-        doc = {"id": audio_id, "name": display_name, "file": target.name,
-               "format": info.format.split(",")[0], "codec": info.codec,
-               "duration_s": round(info.duration_s, 3), "sample_rate": info.sample_rate,
-               "channels": info.channels, "size_bytes": target.stat().st_size,
-               "uploaded_by": uploaded_by, "uploaded_at": now.isoformat()}
-        self._store.put(AUDIO, doc)
-        return doc
+        # Moving and storing touch the SD card: off the event loop.
+        await asyncio.to_thread(_move, upload, target)
+        audio = AudioFile(
+            id=audio_id, name=display_name, file=target.name,
+            format=info.format.split(",")[0], codec=info.codec,
+            duration_s=round(info.duration_s, 3), sample_rate=info.sample_rate,
+            channels=info.channels, size_bytes=target.stat().st_size, uploaded_by=uploaded_by,
+            uploaded_at=now)
+        await asyncio.to_thread(self._book.put_audio_file, audio)
+        return audio
 
-    def remove(self, audio_id: str) -> dict[str, Any] | None:
-        doc = self._store.get(AUDIO, audio_id)
-        if doc is None:
+    def remove(self, audio_id: str) -> AudioFile | None:
+        """Forget a file and delete it (and its decoded copy); None if there was none."""
+        audio = self._book.audio_file(audio_id)
+        if audio is None:
             return None
-        self._store.delete(AUDIO, audio_id)
-        for path in (self.path_of(doc), self.decoded_folder / f"{audio_id}.wav"):
+        self._book.delete_audio_file(audio_id)
+        for path in (self.path_of(audio), self.decoded_folder / f"{audio_id}.wav"):
             path.unlink(missing_ok=True)
-        return doc
+        return audio
 
     async def decoded(self, audio_id: str) -> Path:
         """The house-format WAV of a library file, decoded once."""
-        doc = self._store.get(AUDIO, audio_id)
-        if doc is None:
+        audio = self._book.audio_file(audio_id)
+        if audio is None:
             raise KeyError(audio_id)
         target = self.decoded_folder / f"{audio_id}.wav"
         if not target.exists():
             self.decoded_folder.mkdir(parents=True, exist_ok=True)
-            await media.decode_to_wav(self.path_of(doc), target)
+            await media.decode_to_wav(self.path_of(audio), target)
         return target
 
 
@@ -98,6 +101,11 @@ def _slug(name: str) -> str:
     ascii_stem = ascii_stem.encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_stem).strip("-")[:40]
     return slug or "audio"
+
+
+def _move(upload: Path, target: Path) -> None:
+    shutil.move(upload, target)
+    _fsync_dir(target.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

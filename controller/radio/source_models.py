@@ -12,6 +12,7 @@ and it keeps a programme's length computable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,12 +73,13 @@ Source = Annotated[TtsSource | AudioSource | StreamSource | PlaylistSource,
                    Field(discriminator="type")]
 
 
-def audio_ids_of(source: dict) -> set[str]:
+def audio_ids_of(source: Mapping[str, object]) -> set[str]:
     """Every audio file a stored source needs (to refuse deleting one in use)."""
-    if source.get("type") == "audio":
-        return {source["audio_id"]}
-    if source.get("type") == "stream" and source.get("fallback_audio_id"):
-        return {source["fallback_audio_id"]}
-    if source.get("type") == "playlist":
-        return set().union(*(audio_ids_of(item) for item in source.get("items", [])))
+    kind = source.get("type")
+    audio_id = source.get("audio_id" if kind == "audio" else "fallback_audio_id")
+    if kind in ("audio", "stream") and isinstance(audio_id, str) and audio_id:
+        return {audio_id}
+    items = source.get("items")
+    if kind == "playlist" and isinstance(items, list):
+        return set().union(*(audio_ids_of(item) for item in items if isinstance(item, Mapping)))
     return set()

@@ -89,8 +89,8 @@ class SourcePlayer:
                 total += wav_seconds(cached) if cached.exists() else \
                     len(item["text"].split()) / (self._synth.words_per_minute / 60)
             elif item["type"] == "audio":
-                doc = self._library.get(item["audio_id"])
-                total += float(doc["duration_s"]) if doc else 0.0
+                audio = self._library.get(item["audio_id"])
+                total += audio.duration_s if audio else 0.0
             else:
                 total += float(item["duration_s"])
         return total

@@ -186,19 +186,19 @@ async def test_an_announcement_now_is_not_late_by_its_amplifier_warm_up(
     await radio.start()
     try:
         created = radio.clock.now()
-        radio.announce(zones=["trung-tam"], source={"type": "tts", "text": "Thông báo khẩn."})
+        key = await radio.announce(zones=["trung-tam"],
+                                   source={"type": "tts", "text": "Thông báo khẩn."})
         # Speech is prepared and the zone and amplifier switched while fake time stands still;
         # then the amplifier's 3 s warm-up, in one step.
         await eventually(lambda: radio.coils()["amp"])
         await radio.settle()
         await radio.clock.advance(3.0)
-        await radio.run_until(lambda: radio.outcomes().get("announcement:ann-1#1")
-                              == "completed")
+        await radio.run_until(lambda: radio.outcomes().get(key) == "completed")
     finally:
         await radio.stop()
     (record,) = radio.log()
     # It sounded as soon as it could: 3 s after its due second, all of it warm-up.
     assert record["started_at"] == (created + timedelta(seconds=3)).isoformat()
     assert record["start_offset_ms"] == 0.0
-    offsets = radio.runtime.broadcasts.start_offsets
+    offsets = radio.runtime.radio_service.start_offsets()
     assert (offsets.count, offsets.total) == (1, 0.0)

@@ -17,7 +17,7 @@ import pytest
 
 from controller.platform.clock import FakeClock
 from controller.config import parse_config
-from controller.radio.items import ANNOUNCEMENTS
+from controller.radio.records import ANNOUNCEMENTS, RadioBook
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from firmware_bridge.bridge import connect
@@ -106,8 +106,8 @@ async def test_three_gateways_answer_one_fleet_announce(gateways: list[Runtime],
     assert [(r.site, r.outcome) for r in results] == [
         *((site, "accepted") for site in SITES), ("xa-vang", "silent")]
     for runtime, result in zip(gateways, results, strict=False):
-        stored = runtime.store.get(ANNOUNCEMENTS, result.announcement_id)
-        assert stored is not None and stored["level"] == "emergency"
+        stored = RadioBook(runtime.store).announcement(result.announcement_id)
+        assert stored is not None and stored.level == "emergency"
         assert runtime.audit.query()[-1]["actor"] == "mqtt"
 
 

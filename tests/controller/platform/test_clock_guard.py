@@ -11,7 +11,7 @@ import pytest
 
 from controller.platform.clock import FakeClock
 from controller.config import parse_config
-from controller.radio.items import ANNOUNCEMENTS
+from controller.radio.records import Announcement, RadioBook
 from controller.runtime import build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import API_CONFIG, API_NOON, ICT, RELAY_UNIT
@@ -50,11 +50,11 @@ async def test_the_radio_holds_all_but_emergencies_on_an_untrusted_clock(
     runtime = build_runtime(config, clock)
     assert runtime.guard is not None
     runtime.guard.check()
-    now = clock.now().isoformat()
-    runtime.store.put(ANNOUNCEMENTS, {
-        "id": "ann-1", "at": now, "zones": [], "level": "normal", "repeat": 1,
-        "status": "scheduled", "aired": 0, "source": {"type": "tts", "text": "Xin chào."},
-        "created_at": now, "created_by": "test"})
+    now = clock.now()
+    # Stored as a record: this installation has no zones, which the service would refuse.
+    RadioBook(runtime.store).put_announcement(Announcement(
+        id="ann-1", at=now, zones=(), level="normal", status="scheduled",
+        source={"type": "tts", "text": "Xin chào."}, created_at=now, created_by="test"))
     await runtime.broadcasts.step()
     assert runtime.broadcasts.current is None  # held, not aired at a wrong hour
     assert runtime.broadcasts.airlog.query() == []  # and not judged either

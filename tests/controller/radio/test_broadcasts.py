@@ -16,15 +16,19 @@ import subprocess
 import time
 import wave
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from controller.platform.clock import FakeClock
 from controller.config import parse_config
-from controller.radio.items import ANNOUNCEMENTS, program_items
+from controller.platform.audit import Actor
+from controller.platform.clock import FakeClock
+from controller.radio.items import program_items
+from controller.radio.records import RadioBook
+from controller.radio.requests import AnnouncementCreate
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
@@ -42,6 +46,8 @@ pytestmark = pytest.mark.integration
 
 MORNING_DUE = datetime(2026, 11, 26, 6, 0, tzinfo=ICT)
 REAL_TIMEOUT_S = 60.0
+# Who announces in these tests: a technician's announcements never wait for approval.
+TECHNICIAN = Actor(name="technician-token", role="technician")
 
 
 @pytest.fixture(autouse=True)
@@ -102,15 +108,18 @@ class Radio:
     def wav_files(self) -> list[Path]:
         return sorted((self.data / "air").glob("*.wav"))
 
-    def announce(self, **fields: Any) -> str:
-        now = self.clock.now()
-        doc = {"id": f"ann-{len(self.runtime.store.all(ANNOUNCEMENTS)) + 1}", "at": now.isoformat(),
-               "zones": "all", "level": "normal", "repeat": 1, "status": "scheduled",
-               "aired": 0, "next_at": None, "created_by": "test", "created_at": now.isoformat(),
-               **fields}
-        self.runtime.store.put(ANNOUNCEMENTS, doc)
-        self.runtime.broadcasts.wake()
-        return str(doc["id"])
+    async def announce(self, **fields: Any) -> str:
+        """An announcement for now, made as the API makes one; the key of its first airing."""
+        request = AnnouncementCreate.model_validate(fields)
+        announcement = await self.runtime.radio_service.announce(request, actor=TECHNICIAN)
+        return f"announcement:{announcement.id}#1"
+
+    def set_morning_source(self, source: dict[str, Any]) -> None:
+        """What the morning programme plays, changed in storage (its time stays promised)."""
+        book = RadioBook(self.runtime.store)
+        morning = book.program("morning")
+        assert morning is not None
+        book.put_program(replace(morning, source=source))
 
 
 @pytest.fixture
@@ -168,23 +177,22 @@ async def test_programme_airs_on_its_second_in_its_zone(radio: Radio) -> None:
 
 async def test_emergency_preempts_a_programme_and_takes_its_own_zones(radio: Radio) -> None:
     await radio.start()
-    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {
-        **d, "source": {"type": "tts", "text": long_text(12)}})
+    radio.set_morning_source({"type": "tts", "text": long_text(12)})
     await radio.advance_to(MORNING_DUE + timedelta(seconds=3))
     await radio.run_until(lambda: bool(radio.wav_files()))
 
-    radio.announce(level="emergency", zones=["trung-tam"],
-                   source={"type": "tts", "text": "Khẩn cấp: bão số 9 sắp đổ bộ. "
-                                                  "Bà con khẩn trương sơ tán."})
+    emergency = await radio.announce(
+        level="emergency", zones=["trung-tam"],
+        source={"type": "tts", "text": "Khẩn cấp: bão số 9 sắp đổ bộ. Bà con khẩn trương sơ tán."})
     await radio.run_until(lambda: len(radio.wav_files()) == 2, step_s=0.05)
     outcomes = radio.outcomes()
     assert outcomes[f"program:morning@{MORNING_DUE.isoformat()}"] == "preempted"
     assert radio.coils() == {"amp": True, "minh-duc": False, "trung-tam": True}
 
-    await radio.run_until(lambda: radio.outcomes().get("announcement:ann-1#1") == "completed")
+    await radio.run_until(lambda: radio.outcomes().get(emergency) == "completed")
     await radio.run_until(lambda: not any(radio.coils().values()))
-    programme, emergency = radio.log()
-    assert programme["ended_at"] <= emergency["started_at"]
+    programme, cut_in = radio.log()
+    assert programme["ended_at"] <= cut_in["started_at"]
     # The programme's file holds only what played before the cut.
     cut_samples, rate = samples_of(radio.wav_files()[0])
     assert len(cut_samples) / rate < 30
@@ -198,28 +206,27 @@ async def test_quiet_hours_hold_everything_but_emergencies(
     radio = Radio(tmp_path / "data", radio_cabinet,
                   FakeClock(datetime(2026, 11, 26, 23, 0, tzinfo=ICT)))
     await radio.start()
-    radio.announce(level=level, source={"type": "tts", "text": "Thông báo lúc nửa đêm."})
-    await radio.run_until(lambda: radio.outcomes().get("announcement:ann-1#1") is not None
-                          and radio.outcomes()["announcement:ann-1#1"] != "playing"
-                          and radio.runtime.broadcasts.current is None)
+    key = await radio.announce(level=level,
+                               source={"type": "tts", "text": "Thông báo lúc nửa đêm."})
+    await radio.run_until(lambda: radio.outcomes().get(key) is not None
+                          and radio.runtime.radio_service.now_playing() is None)
     await radio.stop()
-    assert radio.outcomes() == {"announcement:ann-1#1": outcome}
+    assert radio.outcomes() == {key: outcome}
 
 
 async def test_priority_waits_for_the_free_moment_and_goes_before_normal(radio: Radio) -> None:
     await radio.start()
-    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {
-        **d, "source": {"type": "tts", "text": long_text(3)}})
+    radio.set_morning_source({"type": "tts", "text": long_text(3)})
     await radio.advance_to(MORNING_DUE + timedelta(seconds=1))
-    radio.announce(id="normal-1", level="normal", zones=["minh-duc"],
-                   source={"type": "tts", "text": "Thông báo thường."}, force=True)
-    radio.announce(id="priority-1", level="priority", zones=["minh-duc"],
-                   source={"type": "tts", "text": "Thông báo ưu tiên."})
+    # Forced: both overlap the programme on air in their zone, and each other.
+    normal = await radio.announce(level="normal", zones=["minh-duc"], force=True,
+                                  source={"type": "tts", "text": "Thông báo thường."})
+    priority = await radio.announce(level="priority", zones=["minh-duc"], force=True,
+                                    source={"type": "tts", "text": "Thông báo ưu tiên."})
     await radio.run_until(lambda: len([o for o in radio.outcomes().values()
                                        if o == "completed"]) == 3)
     keys = [r["key"] for r in radio.log()]
-    assert keys == [f"program:morning@{MORNING_DUE.isoformat()}", "announcement:priority-1#1",
-                    "announcement:normal-1#1"]
+    assert keys == [f"program:morning@{MORNING_DUE.isoformat()}", priority, normal]
 
 
 async def test_item_due_while_down_plays_late_within_grace_else_missed(
@@ -263,7 +270,7 @@ async def test_an_item_cut_by_a_kill_is_logged_failed_and_never_replayed(
     first = Radio(tmp_path / "data", radio_cabinet, clock)  # seeds the programme at 05:59
     await clock.set(MORNING_DUE + timedelta(seconds=2))
     # What a process killed two seconds into the programme leaves: a claimed record.
-    (item,) = program_items(first.runtime.config, first.runtime.store,
+    (item,) = program_items(first.runtime.config, first.runtime.radio_service.programs(),
                             start=MORNING_DUE, end=MORNING_DUE + timedelta(seconds=1))
     first.runtime.broadcasts.airlog.start(item, at=MORNING_DUE)
     await first.runtime.devices.close()
@@ -279,11 +286,13 @@ async def test_an_item_cut_by_a_kill_is_logged_failed_and_never_replayed(
 
 async def test_a_repeated_announcement_airs_each_time_then_is_done(radio: Radio) -> None:
     await radio.start()
-    radio.announce(id="rep", zones=["trung-tam"], repeat=2, repeat_gap_min=1,
-                   source={"type": "tts", "text": "Thông báo lặp lại hai lần."})
-    await radio.run_until(lambda: radio.outcomes().get("announcement:rep#2") == "completed")
-    assert radio.runtime.store.get(ANNOUNCEMENTS, "rep")["status"] == "done"
-    first, second = [r for r in radio.log() if r["ref"] == "rep"]
+    first_key = await radio.announce(zones=["trung-tam"], repeat=2, repeat_gap_min=1,
+                                     source={"type": "tts", "text": "Thông báo lặp lại hai lần."})
+    announcement_id = first_key.removeprefix("announcement:").removesuffix("#1")
+    await radio.run_until(
+        lambda: radio.outcomes().get(f"announcement:{announcement_id}#2") == "completed")
+    assert radio.runtime.radio_service.announcement(announcement_id).status == "done"
+    first, second = [r for r in radio.log() if r["ref"] == announcement_id]
     gap = datetime.fromisoformat(second["started_at"]) - datetime.fromisoformat(first["due"])
     assert gap >= timedelta(minutes=1)
 
@@ -319,15 +328,15 @@ async def test_a_dead_station_is_replaced_by_its_local_file(
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
     radio = Radio(tmp_path / "data", radio_cabinet, FakeClock(RADIO_DAWN))
-    audio = await radio.runtime.library.add(fallback, name="fallback.mp3", uploaded_by="test",
-                                            now=radio.clock.now())
-    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {**d, "source": {
+    audio = await radio.runtime.radio_service.add_audio(fallback, name="fallback.mp3",
+                                                        actor=TECHNICIAN)
+    radio.set_morning_source({
         "type": "stream", "url": f"http://127.0.0.1:{dead_port}/live.mp3", "duration_s": 5,
-        "fallback_audio_id": audio["id"]}})
+        "fallback_audio_id": audio.id})
     await radio.start()
     await radio.run_until(lambda: radio.outcomes().get(
         f"program:morning@{MORNING_DUE.isoformat()}") is not None and
-        radio.runtime.broadcasts.current is None)
+        radio.runtime.radio_service.now_playing() is None)
     await radio.stop()
     (record,) = radio.log()
     assert record["outcome"] == "completed"
@@ -339,14 +348,13 @@ async def test_a_dead_station_is_replaced_by_its_local_file(
 
 async def test_a_technician_stops_what_plays(radio: Radio) -> None:
     await radio.start()
-    radio.runtime.store.update("broadcast_programs", "morning", lambda d: {
-        **d, "source": {"type": "tts", "text": long_text(6)}})
+    radio.set_morning_source({"type": "tts", "text": long_text(6)})
     await radio.advance_to(MORNING_DUE + timedelta(seconds=2))
-    playing = radio.runtime.broadcasts.now_playing()
-    assert playing is not None and playing["state"] == "playing"
-    stopped = await radio.runtime.broadcasts.stop(by="technician-token")
-    assert stopped is not None and stopped.ref == "morning"
+    playing = radio.runtime.radio_service.now_playing()
+    assert playing is not None and playing.state == "playing"
+    stopped = await radio.runtime.radio_service.stop(actor=TECHNICIAN)
+    assert stopped.ref == "morning"
     await radio.run_until(lambda: not any(radio.coils().values()))
     (record,) = radio.log()
     assert (record["outcome"], record["reason"]) == ("cancelled", "stopped by technician-token")
-    assert radio.runtime.broadcasts.now_playing() is None
+    assert radio.runtime.radio_service.now_playing() is None

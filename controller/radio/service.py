@@ -1,0 +1,434 @@
+"""The radio's use cases, in one place: broadcast programmes, announcements (with approval),
+the audio library, what is on air, stopping it, and the broadcast log (docs/api.md, the radio;
+docs/architecture.md). The HTTP routes, MQTT and the CLI call these and nothing below them.
+
+Checks come before anything is stored, so a refused request changes nothing: zones and audio
+files exist, a schedule parses, an announcement is not in the past, and a new item does not
+overlap another one in the same zones (``Conflict``, unless the caller forces it). Emergencies
+are never refused for overlapping: cutting in is what they are for.
+
+Every refusal is a ``controller.errors.RequestError`` whose ``parts`` name the input to blame.
+Writes to storage are fsynced, so they run off the event loop (``asyncio.to_thread``); then the
+broadcast coordinator is woken, and the change is recorded in the audit trail. What is on air is
+the coordinator's, on the same loop: this service is the one place that asks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from controller.config import Config
+from controller.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from controller.platform.audit import Actor, AuditTrail
+from controller.platform.clock import Clock
+from controller.platform.distribution import Histogram
+from controller.platform.store import Store
+from controller.platform.tokens import role_at_least
+from controller.radio import lifecycle
+from controller.radio.coordinator import BroadcastCoordinator
+from controller.radio.items import AirItem, next_airing, program_items
+from controller.radio.library import AudioLibrary
+from controller.radio.records import (
+    Announcement,
+    AnnouncementStatus,
+    AudioFile,
+    BroadcastProgram,
+    RadioBook,
+    Zones,
+    zones_doc,
+)
+from controller.radio.requests import AnnouncementCreate, BroadcastProgramCreate
+from controller.radio.source_models import audio_ids_of
+from controller.radio.sources import SourcePlayer
+from drivers.errors import AudioError, NotAudio
+from schedules.broadcasts import Recurrence, occurrences
+from schedules.errors import ScheduleError
+
+# An announcement "at" a moment just gone (a slow phone, a clock a few seconds off) is now.
+PAST_TOLERANCE = timedelta(minutes=1)
+# How far ahead a new programme is compared with the others for overlaps.
+CONFLICT_HORIZON = timedelta(days=7)
+# An announcement is compared with the programme airings this long either side of it.
+ANNOUNCEMENT_MARGIN = timedelta(hours=4)
+NEXT_AIRINGS_SHOWN = 5
+NEXT_AIRINGS_HORIZON = timedelta(days=40)
+
+# Who may do what (docs/api.md, roles): each role includes the ones before it.
+OPERATOR = "operator"  # audio, programmes, announcements
+TECHNICIAN = "technician"  # stop a broadcast, approve
+
+
+@dataclass(frozen=True)
+class NowPlaying:
+    """The item the coordinator is airing, or preparing to air."""
+
+    item: AirItem
+    state: Literal["preparing", "playing"]
+    started_at: datetime | None
+    zones_on: tuple[str, ...]
+
+    @property
+    def on_air(self) -> bool:
+        return self.state == "playing"
+
+    def as_json(self) -> dict[str, object]:
+        """As ``GET /broadcasts/now`` and ``{root}/broadcast/now`` show it (docs/mqtt.md)."""
+        return {**self.item.as_json(), "state": self.state,
+                "started_at": self.started_at.isoformat() if self.started_at else None,
+                "zones_on": list(self.zones_on)}
+
+
+class RadioService:
+    def __init__(self, *, config: Config, clock: Clock, store: Store, library: AudioLibrary,
+                 player: SourcePlayer, broadcasts: BroadcastCoordinator,
+                 trail: AuditTrail) -> None:
+        self._config = config
+        self._clock = clock
+        self._book = RadioBook(store)
+        self._library = library
+        self._player = player
+        self._broadcasts = broadcasts
+        self._trail = trail
+
+    # -- broadcast programmes --------------------------------------------------------------------
+
+    def programs(self) -> list[BroadcastProgram]:
+        """Every programme, by id."""
+        return self._book.programs()
+
+    def program(self, program_id: str) -> BroadcastProgram:
+        program = self._book.program(program_id)
+        if program is None:
+            raise NotFound.of("broadcast programme", program_id)
+        return program
+
+    def next_airings(self, program: BroadcastProgram) -> list[datetime]:
+        """Its next few occurrences from now (none while it is disabled)."""
+        if not program.enabled:
+            return []
+        now = self._clock.now()
+        start = max(now, program.effective_from) if program.effective_from else now
+        return occurrences(program.schedule, self._config.site.timezone, start=start,
+                           end=start + NEXT_AIRINGS_HORIZON)[:NEXT_AIRINGS_SHOWN]
+
+    async def create_program(self, request: BroadcastProgramCreate, *,
+                             actor: Actor) -> BroadcastProgram:
+        _require(actor, OPERATOR)
+        program = self._program_of(request, program_id=request.id)
+        exists = Conflict(f"broadcast programme {program.id!r} exists; PUT replaces it",
+                          parts=("id",))
+        if self._book.program(program.id) is not None:
+            raise exists
+        if not request.force:
+            self._refuse_program_overlaps(program)
+        if not await asyncio.to_thread(self._book.insert_program, program):
+            raise exists  # added meanwhile by someone else
+        await self._changed(actor, "broadcast_program.create", program.id, program.to_doc())
+        return program
+
+    async def replace_program(self, program_id: str, request: BroadcastProgramCreate, *,
+                              actor: Actor) -> BroadcastProgram:
+        """``request.id`` may be absent (``BroadcastProgramUpdate``), else must be the path's."""
+        _require(actor, OPERATOR)
+        if request.id is not None and request.id != program_id:
+            raise InvalidInput(f"the body names {request.id!r}, the path {program_id!r}",
+                               parts=("id",))
+        self.program(program_id)
+        program = self._program_of(request, program_id=program_id)
+        if not request.force:
+            self._refuse_program_overlaps(program)
+        await asyncio.to_thread(self._book.put_program, program)
+        await self._changed(actor, "broadcast_program.update", program_id, program.to_doc())
+        return program
+
+    async def delete_program(self, program_id: str, *, actor: Actor) -> BroadcastProgram:
+        _require(actor, OPERATOR)
+        if any(p.id == program_id for p in self._config.broadcast_programs):
+            raise Conflict(f"broadcast programme {program_id!r} is defined in the config file "
+                           "and would come back at the next start; disable it (enabled: false) "
+                           "instead")
+        previous = await asyncio.to_thread(self._book.delete_program, program_id)
+        if previous is None:
+            raise NotFound.of("broadcast programme", program_id)
+        await self._changed(actor, "broadcast_program.delete", program_id, previous.to_doc())
+        return previous
+
+    def _program_of(self, request: BroadcastProgramCreate, *,
+                    program_id: str) -> BroadcastProgram:
+        """The programme a request describes, checked, its schedule parsed (once)."""
+        try:
+            schedule = Recurrence.parse(request.schedule)
+        except ScheduleError as exc:
+            raise InvalidInput(str(exc), parts=exc.parts or ("schedule",)) from exc
+        source = request.source.model_dump(mode="json")
+        zones = _zones(request.zones)
+        self._check_zones(zones)
+        self._check_audio(source)
+        return BroadcastProgram(
+            id=program_id, name=request.name, schedule=schedule,
+            schedule_doc=schedule.as_json(), zones=zones, level=request.level, source=source,
+            enabled=request.enabled, grace_min=request.grace_min,
+            # Occurrences before a change were never promised by this version of it.
+            effective_from=self._clock.now())
+
+    def _refuse_program_overlaps(self, program: BroadcastProgram) -> None:
+        if program.level == "emergency" or not program.enabled:
+            return
+        now = self._clock.now()
+        end = now + CONFLICT_HORIZON
+        ours = program_items(self._config, [program], start=now, end=end)
+        others = [p for p in self._book.programs() if p.id != program.id]
+        theirs = program_items(self._config, others, start=now, end=end)
+        self._refuse_overlaps(ours, theirs + self._live_announcement_items())
+
+    # -- announcements ---------------------------------------------------------------------------
+
+    def announcements(self, status: AnnouncementStatus | None = None) -> list[Announcement]:
+        """Newest first; only those of ``status`` when given."""
+        found = [a for a in self._book.announcements() if status is None or a.status == status]
+        return sorted(found, key=lambda a: a.created_at, reverse=True)
+
+    def announcement(self, announcement_id: str) -> Announcement:
+        announcement = self._book.announcement(announcement_id)
+        if announcement is None:
+            raise NotFound.of("announcement", announcement_id)
+        return announcement
+
+    async def announce(self, request: AnnouncementCreate, *, actor: Actor) -> Announcement:
+        """A new announcement, waiting for approval when the installation asks for it
+        (``broadcast.require_approval``) and ``actor`` is below a technician."""
+        _require(actor, OPERATOR)
+        now = self._clock.now()
+        at = self._when(request.at, now=now)
+        source = request.source.model_dump(mode="json")
+        zones = _zones(request.zones)
+        self._check_zones(zones)
+        self._check_audio(source)
+        status = lifecycle.initial_status(
+            require_approval=self._config.broadcast.require_approval, role=actor.role)
+        announcement = Announcement(
+            id=f"ann-{secrets.token_hex(4)}", at=at, source=source, zones=zones,
+            level=request.level, status=status, created_by=actor.name, created_at=now,
+            repeat=request.repeat, repeat_gap_min=request.repeat_gap_min, title=request.title,
+            grace_min=request.grace_min,
+            approved_by=None if status == "waiting_approval" else actor.name)
+        if not request.force and announcement.level != "emergency":
+            item = next_airing(self._config, announcement)
+            assert item is not None  # a new announcement has every repeat ahead
+            programmes = program_items(self._config, self._book.programs(),
+                                       start=now - ANNOUNCEMENT_MARGIN,
+                                       end=item.due + ANNOUNCEMENT_MARGIN)
+            self._refuse_overlaps([item], self._live_announcement_items() + programmes)
+        await asyncio.to_thread(self._book.put_announcement, announcement)
+        await self._changed(actor, "announcement.create", announcement.id, {
+            "at": announcement.at.isoformat(), "zones": zones_doc(announcement.zones),
+            "level": announcement.level, "repeat": announcement.repeat,
+            "status": announcement.status})
+        return announcement
+
+    async def approve(self, announcement_id: str, *, actor: Actor) -> Announcement:
+        _require(actor, lifecycle.APPROVER_ROLE)
+        self.announcement(announcement_id)
+
+        def approve(announcement: Announcement) -> Announcement:
+            return lifecycle.approve(announcement, by=actor.name)
+
+        approved = await asyncio.to_thread(self._book.update_announcement, announcement_id,
+                                           approve)
+        if approved is None:  # deleted meanwhile
+            raise NotFound.of("announcement", announcement_id)
+        await self._changed(actor, "announcement.approve", announcement_id)
+        return approved
+
+    async def cancel(self, announcement_id: str, *, actor: Actor) -> Announcement:
+        """Cancel an announcement (one waiting for approval is rejected so): it stops if it
+        airs, and its next airing is logged ``cancelled``. One already done or cancelled is
+        answered as it is."""
+        _require(actor, OPERATOR)
+        before = self.announcement(announcement_id)
+        if before.status not in lifecycle.FINAL:
+
+            def cancel(announcement: Announcement) -> Announcement:
+                return lifecycle.cancel(announcement, by=actor.name)
+
+            cancelled = await asyncio.to_thread(self._book.update_announcement,
+                                                announcement_id, cancel)
+            if cancelled is not None:
+                await self._broadcasts.cancelled(cancelled, by=actor.name)
+        await self._trail.record(actor, "announcement.cancel", announcement_id)
+        # As stored once the coordinator is done with it (an airing it cut counts as aired).
+        return self.announcement(announcement_id)
+
+    def _when(self, at: datetime | None, *, now: datetime) -> datetime:
+        if at is None:
+            return now
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=ZoneInfo(self._config.site.timezone))
+        if at < now - PAST_TOLERANCE:
+            raise InvalidInput(f"{at.isoformat()} is in the past", parts=("at",))
+        return max(at, now).astimezone(UTC)
+
+    def _live_announcement_items(self) -> list[AirItem]:
+        """The next airing of each announcement that may still air (approved or not)."""
+        items = (next_airing(self._config, a) for a in self._book.announcements()
+                 if lifecycle.is_live(a))
+        return [item for item in items if item is not None]
+
+    def _refuse_overlaps(self, ours: Sequence[AirItem], theirs: Sequence[AirItem]) -> None:
+        """Conflict when one of ``ours`` overlaps one of ``theirs`` in a shared zone."""
+        spans = [(other, other.due, other.due + timedelta(seconds=self._length_s(other)))
+                 for other in theirs if other.level != "emergency"]
+        for item in ours:
+            start = item.due
+            end = start + timedelta(seconds=self._length_s(item))
+            for other, other_start, other_end in spans:
+                shared = set(other.zones) & set(item.zones)
+                if other.key != item.key and other.ref != item.ref and shared and \
+                        start < other_end and other_start < end:
+                    raise Conflict(
+                        f"overlaps {other.kind} {other.ref!r} ({other.title}) at "
+                        f"{other_start.isoformat()} in zones {', '.join(sorted(shared))}; send "
+                        '"force": true to keep both (the later one waits)', parts=("at",))
+
+    def _length_s(self, item: AirItem) -> float:
+        chime = self._config.broadcast.chime and item.kind == "announcement"
+        return self._player.estimate_s(item.source, chime=chime)
+
+    # -- checks shared by programmes and announcements ---------------------------------------------
+
+    def _check_zones(self, zones: Zones) -> None:
+        if zones == "all":
+            if not self._config.zones:
+                raise InvalidInput("the installation has no zones", parts=("zones",))
+            return
+        for index, zone in enumerate(zones):
+            if self._config.zone(zone) is None:
+                raise InvalidInput(f"no zone {zone!r}", parts=("zones", index))
+
+    def _check_audio(self, source: Mapping[str, object]) -> None:
+        for audio_id in sorted(audio_ids_of(source)):
+            if self._library.get(audio_id) is None:
+                raise InvalidInput(f"no audio file {audio_id!r}; upload it first "
+                                   "(POST /api/v1/audio)", parts=("source",))
+
+    # -- on air and the log ------------------------------------------------------------------------
+
+    def now_playing(self) -> NowPlaying | None:
+        airing = self._broadcasts.current
+        if airing is None:
+            return None
+        return NowPlaying(item=airing.item, state="playing" if airing.on_air else "preparing",
+                          started_at=airing.started_at, zones_on=self.zones_on())
+
+    def zones_on(self) -> tuple[str, ...]:
+        """The loudspeaker zones switched on now, by id."""
+        return tuple(sorted(self._broadcasts.zones.active))
+
+    async def stop(self, *, actor: Actor) -> AirItem:
+        """Stop what is on air (logged ``cancelled``)."""
+        _require(actor, TECHNICIAN)
+        item = await self._broadcasts.stop(by=actor.name)
+        if item is None:
+            raise Conflict("nothing is on air")
+        await self._trail.record(actor, "broadcast.stop", item.key)
+        return item
+
+    async def log(self, *, since: datetime | None,
+                  until: datetime | None) -> list[dict[str, object]]:
+        """The broadcast log's records in [since, until), oldest first."""
+        return await asyncio.to_thread(self._broadcasts.airlog.query, since=since, until=until)
+
+    def outcome_counts(self) -> dict[str, int]:
+        """Items ended since the start, by outcome (for the metrics)."""
+        return dict(self._broadcasts.outcomes)
+
+    def start_offsets(self) -> Histogram:
+        return self._broadcasts.start_offsets
+
+    def log_bytes_written(self) -> int:
+        return self._broadcasts.airlog.history.bytes_written
+
+    # -- the audio library -------------------------------------------------------------------------
+
+    def audio_files(self) -> list[AudioFile]:
+        """Oldest first."""
+        return self._library.all()
+
+    def audio_file(self, audio_id: str) -> AudioFile:
+        audio = self._library.get(audio_id)
+        if audio is None:
+            raise NotFound.of("audio file", audio_id)
+        return audio
+
+    def audio_path(self, audio: AudioFile) -> Path:
+        return self._library.path_of(audio)
+
+    def upload_folder(self) -> Path:
+        """Where an upload is written while it arrives: inside the library's folder, so that
+        keeping it is a rename."""
+        incoming = self._library.folder / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        return incoming
+
+    async def add_audio(self, upload: Path, *, name: str, actor: Actor) -> AudioFile:
+        """Keep the uploaded file ``upload`` under ``name`` (for display). ``NotAudio`` when it
+        is not audio we can play; a file ffprobe cannot read is ``InvalidInput``."""
+        _require(actor, OPERATOR)
+        try:
+            audio = await self._library.add(upload, name=name, uploaded_by=actor.name,
+                                            now=self._clock.now())
+        except NotAudio:
+            raise
+        except AudioError as exc:
+            raise InvalidInput(f"the file could not be read: {exc}", parts=("file",)) from exc
+        await self._trail.record(actor, "audio.upload", audio.id,
+                                 {"name": audio.name, "duration_s": audio.duration_s})
+        return audio
+
+    def audio_users(self, audio_id: str) -> list[str]:
+        """What needs this file: programmes, announcements that may still air, the item on
+        air."""
+        users = [f"broadcast programme {p.id!r}" for p in self._book.programs()
+                 if audio_id in audio_ids_of(p.source)]
+        users += [f"announcement {a.id!r}" for a in self._book.announcements()
+                  if lifecycle.is_live(a) and audio_id in audio_ids_of(a.source)]
+        current = self._broadcasts.current
+        if current is not None and audio_id in audio_ids_of(current.item.source):
+            users.append("the item on air")
+        return users
+
+    async def delete_audio(self, audio_id: str, *, actor: Actor) -> AudioFile:
+        _require(actor, OPERATOR)
+        self.audio_file(audio_id)
+        users = self.audio_users(audio_id)
+        if users:
+            raise Conflict(f"audio file {audio_id!r} is used by {', '.join(users)}")
+        audio = await asyncio.to_thread(self._library.remove, audio_id)
+        if audio is None:
+            raise NotFound.of("audio file", audio_id)
+        await self._trail.record(actor, "audio.delete", audio_id, {"name": audio.name})
+        return audio
+
+    # -- after a change ----------------------------------------------------------------------------
+
+    async def _changed(self, actor: Actor, action: str, target: str,
+                       details: Mapping[str, object] | None = None) -> None:
+        self._broadcasts.wake()
+        await self._trail.record(actor, action, target,
+                                 None if details is None else dict(details))
+
+
+def _zones(zones: list[str] | Literal["all"]) -> Zones:
+    return "all" if zones == "all" else tuple(zones)
+
+
+def _require(actor: Actor, role: str) -> None:
+    if not role_at_least(actor.role, role):
+        raise NotAllowed(f"this needs the {role} role; {actor.name!r} is {actor.role}")
