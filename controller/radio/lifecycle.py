@@ -1,5 +1,6 @@
 """An announcement's lifecycle: its ``status``, how many repeats have ``aired`` and when the next
-one is due (``next_at``), in one place (docs/api.md, Announcements).
+one is due (``next_at``), in one place (docs/api.md, Radio; docs/architecture.md, the radio's
+rules).
 
     waiting_approval ──approve──▶ scheduled ──its last repeat logged──▶ done
            │                          │

@@ -1,5 +1,5 @@
 """The radio's use cases, in one place: broadcast programmes, announcements (with approval),
-the audio library, what is on air, stopping it, and the broadcast log (docs/api.md, the radio;
+the audio library, what is on air, stopping it, and the broadcast log (docs/api.md, Radio;
 docs/architecture.md). The HTTP routes, MQTT and the CLI call these and nothing below them.
 
 Checks come before anything is stored, so a refused request changes nothing: zones and audio
