@@ -291,7 +291,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["reachable"] for r in results) else EXIT_FAILURE
 
 
-def _fleet_connect(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _fleet_connect(args: argparse.Namespace):  # returns firmware_bridge's connection
     from firmware_bridge.bridge import connect
 
     return lambda: connect(args.broker, client_id=None, username=args.username,

@@ -310,7 +310,7 @@ class CalendarConfig(_Frozen):
 
     def _calendar(self, dates: list[str], ranges: list[tuple[str, str]],
                   public_holidays: str | None) -> Calendar:
-        return Calendar(id=self.id, dates=tuple(dates), ranges=tuple(map(tuple, ranges)),
+        return Calendar(id=self.id, dates=tuple(dates), ranges=tuple((start, end) for start, end in ranges),
                         public_holidays=public_holidays)
 
     def _culprit(self) -> tuple[str | int, ...]:
@@ -765,10 +765,10 @@ def cross_check(config: Config, *,
         if zone.amplifier and zone.amplifier not in amplifiers:
             problems.append(f"{at('zones', i)}.amplifier: unknown amplifier {zone.amplifier!r}")
     zones = {z.id for z in config.zones} | broken.get("zones", set())
-    for i, program in enumerate(config.broadcast_programs):
-        for zone in [] if program.zones == "all" else program.zones:
-            if zone not in zones:
-                problems.append(f"{at('broadcast_programs', i)}.zones: unknown zone {zone!r}")
+    for i, broadcast in enumerate(config.broadcast_programs):
+        for zone_id in [] if broadcast.zones == "all" else broadcast.zones:
+            if zone_id not in zones:
+                problems.append(f"{at('broadcast_programs', i)}.zones: unknown zone {zone_id!r}")
     return problems
 
 

@@ -80,6 +80,7 @@ async def upload_firmware(request: Request, runtime: RuntimeDep, caller: Admin) 
     if not isinstance(version, str) or not VERSION.match(version):
         raise invalid("version", "a version like 1.4.2 is required")
     book = runtime.firmware
+    assert book is not None  # build_runtime always makes one
     incoming = book.folder / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     temporary = incoming / f"{secrets.token_hex(8)}.part"
@@ -123,6 +124,7 @@ async def start_rollout(firmware_id: str, body: RolloutCreate, runtime: RuntimeD
     if running:
         raise conflict(f"rollout {running[0]} is still running")
     book = runtime.firmware
+    assert book is not None  # build_runtime always makes one
 
     rollout = book.start(image, nodes, by=caller.name)  # its task runs on this loop
     await record_change(runtime, caller, "firmware.rollout", rollout["id"],

@@ -24,7 +24,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -137,7 +137,8 @@ def to_xlsx(table: Table) -> bytes:
         column_number = 1
         for column, value in zip(table.columns, row, strict=True):
             for cell_value in _xlsx_cells(column, value, table.tz):
-                cell = sheet.cell(row=row_number, column=column_number)
+                # A new sheet has no merged cells: every cell is a plain one.
+                cell = cast("XlsxCell", sheet.cell(row=row_number, column=column_number))
                 _set_xlsx_cell(cell, cell_value)
                 widths[column_number - 1] = max(widths[column_number - 1],
                                                 _width_of(column, cell_value))
