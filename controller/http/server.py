@@ -39,11 +39,10 @@ class ApiServer(uvicorn.Server):
       signal after its shutdown and skip ours).
     - At rest no timer: uvicorn's ``main_loop`` polls every 0.1 s (for the Date header,
       ``should_exit``, and ``limit_max_requests`` and ``callback_notify``, which we do not
-      use). Here it sleeps until a
-      client connects or ``should_exit`` is set (from any thread: the front's stdin watcher
-      sets it), and ticks once a second while connections are open. The Date header is
-      brought up to date when a client connects, so the first answer after a quiet hour does
-      not carry that hour's date.
+      use). Here it sleeps until a client connects or ``should_exit`` is set (from the loop
+      or any other thread), and ticks once a second while connections are open. The Date
+      header is brought up to date when a client connects, so the first answer after a quiet
+      hour does not carry that hour's date.
     """
 
     def __init__(self, config: uvicorn.Config) -> None:

@@ -55,9 +55,9 @@ DRIFT_OFFLINE = "changed_while_offline"  # found so when the device answered aga
 @dataclass(frozen=True)
 class CircuitRecord:
     """What the coordinator knows of a circuit. Frozen, and replaced whole in ``records`` on
-    each change: the API thread reads it while the coordinators' loop writes it, and must not
-    see a level from one read beside the time of another, nor a level cleared under it
-    (docs/architecture.md)."""
+    each change: a reader (the API, the MQTT state, on the same loop) that keeps one across an
+    await never sees a level from one read beside the time of another, nor a level cleared
+    under it (docs/architecture.md)."""
 
     desired: Desired | None = None
     commanded_level: int | None = None
@@ -104,8 +104,7 @@ class LightingCoordinator:
     # -- the loop ----------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Something changed (override, programme, calendar): reconcile now. Callable from
-        any thread."""
+        """Something changed (override, programme, calendar): reconcile now."""
         self._decisions.wake()
 
     async def run(self) -> None:

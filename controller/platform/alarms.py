@@ -6,12 +6,14 @@ can report a condition on every check and the log still says it once; clearing i
 original record with ``cleared_at``. A restarted controller adopts the alarms left open, so an
 alarm that still holds is not raised twice and one that went away is closed.
 
-Threads (docs/architecture.md, "Processes and threads"): the coordinators raise and clear on
-their loop while the API thread reads the open alarms and acknowledges them. The book keeps its
+Threads (docs/architecture.md, "Processes and threads"): the coordinators and the API share
+one event loop, but every change here writes the history with an fsync, which a service may
+hand to a worker thread (``asyncio.to_thread``): acknowledging, noting. So the book keeps its
 dictionary of open alarms for writers only, under a lock, and publishes after every change a
 tuple of the open records, sorted, that no one changes afterwards: ``open_alarms()`` returns
-that tuple, so a reader never iterates anything that a writer is changing, and takes no lock.
-The history is written outside the lock (an fsync must not hold up the other thread).
+that tuple, so a reader (/status, /metrics, /health) never iterates anything that a writer is
+changing, takes no lock, and may hold it across an await. The history is written outside the
+lock (an fsync must not hold up the loop).
 """
 
 from __future__ import annotations
@@ -85,8 +87,8 @@ class AlarmBook:
         return (kind, target) in self._open
 
     def open_alarms(self) -> tuple[dict[str, Any], ...]:
-        """The open alarms, oldest first: a snapshot, safe to read from any thread and not to
-        be changed (the records in it are shared)."""
+        """The open alarms, oldest first: a snapshot, safe to read from any thread or across
+        an await, and not to be changed (the records in it are shared)."""
         return self._open_view
 
     def _publish(self) -> None:
@@ -108,7 +110,8 @@ class AlarmBook:
             listener(record)
 
     def acknowledge(self, event_id: str, by: str) -> dict[str, Any] | None:
-        """Mark an alarm or event seen (callable from any thread: the API acknowledges)."""
+        """Mark an alarm or event seen. It fsyncs: callable from a worker thread while the
+        loop raises and clears."""
         record = self._history.get(event_id)
         if record is None:
             return None

@@ -44,19 +44,6 @@ async def wait(clock: Clock, event: asyncio.Event, timeout_s: float) -> bool:
     return event.is_set()
 
 
-def set_from_any_thread(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event) -> None:
-    """Set ``event`` of ``loop`` from its own thread or another one (the API server runs on
-    its own thread and loop, controller.app)."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if loop is None or running is loop:
-        event.set()
-    else:
-        loop.call_soon_threadsafe(event.set)
-
-
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)

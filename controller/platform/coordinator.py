@@ -7,8 +7,8 @@ them; the mechanism around that is here, once (docs/architecture.md, processes a
 - ``run(step)``: call ``step()``, which decides and returns the seconds until its next
   deadline, then sleep that long on the injected clock or until ``wake()``, and again;
 - ``wake()``: something changed (an override, an announcement, a device that answers, a step
-  of the wall clock seen by ``controller.platform.clock_guard``): decide now. Callable from any
-  thread;
+  of the wall clock seen by ``controller.platform.clock_guard``): decide now. Called on the
+  loop the coordinators run on, which is also the API's (controller.app);
 - ``sleep_until(when)``: sleep to a wall-clock instant, reading the wall clock again after
   each sleep, so that a step of it (NTP, a person setting it) moves the end of the sleep.
 
@@ -30,18 +30,17 @@ class DecisionLoop:
     def __init__(self, clock: clocks.Clock) -> None:
         self._clock = clock
         self._changed = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        """Decide again now. Callable from any thread; before ``run`` it just marks the event,
-        and the first decision happens anyway."""
-        clocks.set_from_any_thread(self._loop, self._changed)
+        """Decide again now. On the coordinators' loop (an asyncio.Event is not thread-safe;
+        a worker thread's write is awaited before its wake); before ``run`` it just marks the
+        event, and the first decision happens anyway."""
+        self._changed.set()
 
     async def run(self, step: Callable[[], Awaitable[float]]) -> NoReturn:
         """Forever: ``step()``, then sleep the seconds it returned or until ``wake()``. A wake
         that comes while ``step`` runs is not lost: the event is cleared before the step, so
         the sleep after it returns at once."""
-        self._loop = asyncio.get_running_loop()
         while True:
             self._changed.clear()
             sleep_s = await step()

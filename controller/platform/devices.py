@@ -9,10 +9,10 @@ Every write to a relay board's coils or a dimmer's registers goes through ``writ
 the read-modify-write of a board shared by the lighting and the radio, under the device's lock
 (docs/architecture.md).
 
-A device's health is a frozen record, replaced whole in ``health`` on every change: the API
-thread reads it (``describe``, /status, /metrics) while the coordinators' loop updates it, and
-must never see a record half changed (``down_since`` cleared after it checked it was set;
-docs/architecture.md).
+A device's health is a frozen record, replaced whole in ``health`` on every change: whoever
+reads it (``describe``, /status, /metrics, all on the coordinators' loop) and keeps it across
+an await still holds one consistent record, never one half changed (``down_since`` cleared
+after it checked it was set; docs/architecture.md).
 """
 
 from __future__ import annotations

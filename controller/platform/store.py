@@ -61,8 +61,9 @@ class AtomicJSONStorage(Storage):
         self.writes = 0
         self.bytes_written = 0
         self.write_seconds = 0.0
-        # (signature, document) published as one tuple, so a thread never pairs one version's
-        # signature with another version's document. Signature None: no file.
+        # (signature, document) published as one tuple, so a reader on the loop never pairs
+        # one version's signature with the document a worker thread's write put beside it.
+        # Signature None: no file.
         self._cache: tuple[Signature | None, Document | None] | None = None
 
     def signature(self) -> Signature | None:
@@ -226,7 +227,7 @@ class Store:
             raise StorageError(f"{self.path}: cannot create the data folder: {exc}") from exc
         self._storage = AtomicJSONStorage(self.path / self.FILENAME)
         self._lock = _FolderLock(self.path / self.LOCKNAME)
-        self._mutex = threading.RLock()  # API handlers run in a thread pool
+        self._mutex = threading.RLock()  # writes run in worker threads, reads on the loop
         self._in_transaction = False
         self._leftovers_checked = False
 

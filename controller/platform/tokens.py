@@ -53,8 +53,9 @@ class TokenInfo:
 class TokenRegistry:
     def __init__(self, store: Store) -> None:
         self._store = store
-        # (store revision, {sha256 hex: TokenInfo}) replaced as one tuple, so API threads
-        # never pair an old index with a new revision.
+        # (store revision, {sha256 hex: TokenInfo}) replaced as one tuple, so a ``load`` in a
+        # worker thread and a ``verify`` on the loop never pair an old index with a new
+        # revision.
         self._index: tuple[tuple[int, ...], dict[str, TokenInfo]] | None = None
 
     def create(self, *, name: str, role: str, expires_days: int | None,

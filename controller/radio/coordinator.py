@@ -108,7 +108,7 @@ class BroadcastCoordinator:
     # -- the loop ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Callable from any thread."""
+        """Something changed (an announcement, a programme): decide now."""
         self._decisions.wake()
 
     async def run(self) -> None:

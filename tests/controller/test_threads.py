@@ -1,7 +1,10 @@
-"""The API thread reads what the coordinators change (docs/architecture.md, "Processes and
-threads"): reading must never meet a structure in the middle of a change.
+"""Worker threads beside the coordinators' loop (docs/architecture.md, "Processes and threads"):
+the API shares the coordinators' loop, but what fsyncs (acknowledging an alarm, noting an
+event, any storage write) may run in a worker thread (``asyncio.to_thread``) while the loop
+raises and clears alarms and builds /status and /metrics. Neither side may meet a structure in
+the middle of the other's change.
 
-These tests put a reader thread, doing what the API's handlers do, against a writer that raises
+These tests put a thread doing what the handlers and services do against a writer that raises
 and clears alarms as fast as the coordinators can. A tiny GIL switch interval makes the threads
 interleave between almost every bytecode, so a read that iterates shared state while it changes
 fails within a few hundred changes instead of once a month on a gateway.
