@@ -33,8 +33,8 @@ from pydantic import (
     model_validator,
 )
 
-from controller.radio.source_models import Source
 from controller.errors import ConfigError
+from controller.radio.source_models import Source
 from drivers.profiles import profile_info
 from schedules.broadcasts import QuietHours, Recurrence
 from schedules.calendars import Calendar
@@ -310,7 +310,8 @@ class CalendarConfig(_Frozen):
 
     def _calendar(self, dates: list[str], ranges: list[tuple[str, str]],
                   public_holidays: str | None) -> Calendar:
-        return Calendar(id=self.id, dates=tuple(dates), ranges=tuple((start, end) for start, end in ranges),
+        return Calendar(id=self.id, dates=tuple(dates),
+                        ranges=tuple((start, end) for start, end in ranges),
                         public_holidays=public_holidays)
 
     def _culprit(self) -> tuple[str | int, ...]:
@@ -367,7 +368,7 @@ def _quiet_hours(value: object) -> QuietHours | None:
     if isinstance(value, QuietHours) or value is None:
         return value
     if not isinstance(value, str):
-        raise ValueError('expected "HH:MM-HH:MM" as a string')  # noqa: TRY004 (pydantic wants ValueError)
+        raise ValueError('expected "HH:MM-HH:MM" as a string')
     try:
         return QuietHours.parse(value)
     except ScheduleError as exc:
@@ -442,15 +443,14 @@ class BroadcastProgramConfig(_Frozen):
         try:
             Recurrence.parse(value)
         except ScheduleError as exc:
-            # The schedule code names the part it refused ("schedule.times[1]: ...") at the
-            # start of its message; the field path already ends in "schedule".
-            where, _, message = str(exc).partition(": ")
-            parts = re.fullmatch(r"schedule(?:\.(\w+)(?:\[(\d+)\])?)?", where)
-            if parts and message:
-                name, index = parts.groups()
-                found = tuple(p for p in (name, None if index is None else int(index))
-                              if p is not None)
-                raise FieldProblem(found, message) from None
+            # The schedule code gives the part it refused as data (("schedule", "times", 1)),
+            # and its message begins with that path spelled out; the field path here already
+            # ends in "schedule".
+            if exc.parts[:1] == ("schedule",):
+                spelled = "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                  for p in exc.parts).lstrip(".")
+                message = str(exc).removeprefix(f"{spelled}: ")
+                raise FieldProblem(exc.parts[1:], message) from None
             raise ValueError(str(exc)) from None
         return value
 
@@ -753,7 +753,8 @@ def cross_check(config: Config, *,
             if circuit.meter not in devices:
                 problems.append(f"{at('circuits', i)}.meter: unknown device {circuit.meter!r}")
             elif kinds.get(circuit.meter, ("meter",))[0] != "meter":
-                problems.append(f"{at('circuits', i)}.meter: device {circuit.meter!r} is not a meter")
+                problems.append(
+                    f"{at('circuits', i)}.meter: device {circuit.meter!r} is not a meter")
         if circuit.id in config.groups:
             problems.append(f"{at('circuits', i)}.id: {circuit.id!r} is also a group name")
     amplifiers = {a.id for a in config.amplifiers} | broken.get("amplifiers", set())
