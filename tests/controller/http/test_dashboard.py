@@ -1,5 +1,5 @@
 """The dashboard end to end in Debian's headless Chromium, driven by Selenium, against a real
-controller (API on its own thread, relays on a simulated board over Modbus TCP, espeak-ng):
+controller (its front process and API, relays on a simulated board over Modbus TCP, espeak-ng):
 sign in, force a circuit on and see the relay change, submit an announcement and see it in the
 log; nothing is loaded from anywhere but the controller.
 """
@@ -85,7 +85,8 @@ quiet_hours = "03:00-03:01"
 
 
 class Controller:
-    """A controller running in a thread with its own event loop, as on a gateway."""
+    """A controller (run_controller: coordinators and API on one loop, the front process)
+    on a thread of the test's own, so that Selenium's blocking calls do not stall it."""
 
     def __init__(self, data: Path) -> None:
         self.data = data
