@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from controller.http.server import TICK_S, ApiServer
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import RELAY_UNIT
@@ -93,3 +99,50 @@ async def test_an_override_over_http_switches_the_relay(
     assert [(r["action"], r["actor"], r["target"]) for r in audit] == [
         ("override.create", "field-tech", created.json()["id"])]
     assert audit[0]["details"]["reason"] == "thay bóng đèn"
+
+
+async def test_the_server_sleeps_at_rest_ticks_while_connected_and_dates_its_answers(
+) -> None:
+    """ApiServer (both processes run it): no timer while nobody is connected, a tick a second
+    while a connection is open, a Date header of the moment even after a quiet spell, and a
+    stop asked from another thread."""
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = ApiServer(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none"))
+    # Every refresh of the Date header, whoever makes it (uvicorn's own loop does it once a
+    # second whether anyone is connected or not).
+    refreshes: list[float] = []
+
+    class Watched(type(server.server_state)):  # type: ignore[misc]
+        def __setattr__(self, name: str, value: Any) -> None:
+            if name == "default_headers":
+                refreshes.append(time.monotonic())
+            super().__setattr__(name, value)
+
+    server.server_state.__class__ = Watched
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    await eventually(lambda: server.started or serving.done())
+    at_rest = len(refreshes)
+    await asyncio.sleep(2.5 * TICK_S)
+    quiet = len(refreshes) - at_rest
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    async with httpx.AsyncClient() as client:  # one connection, kept open
+        asked_at = datetime.now(UTC)
+        answer = await client.get(url)
+        before_ticks = len(refreshes)
+        await asyncio.sleep(2.5 * TICK_S)
+        ticks = len(refreshes) - before_ticks
+    threading.Timer(0.05, setattr, (server, "should_exit", True)).start()
+    async with asyncio.timeout(5):
+        await serving
+    listener.close()
+
+    assert quiet == 0  # uvicorn's own loop: 2, and 25 wake-ups
+    assert ticks >= 2
+    dated = parsedate_to_datetime(answer.headers["date"])
+    # The header has whole seconds: the second the request was made in, not one 2.5 s old.
+    assert asked_at.replace(microsecond=0) <= dated <= asked_at + timedelta(seconds=TICK_S)
