@@ -55,7 +55,7 @@ def _libc() -> ctypes.CDLL:
 def kernel_synchronised() -> bool | None:
     """What adjtimex(2) says; None where it cannot be asked (not Linux, no libc)."""
     try:
-        state = _libc().adjtimex(ctypes.byref(_Timex(modes=0)))
+        state = int(_libc().adjtimex(ctypes.byref(_Timex(modes=0))))
     except (OSError, AttributeError):
         return None
     if state < 0:

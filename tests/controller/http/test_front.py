@@ -22,12 +22,12 @@ import httpx
 import pytest
 
 from controller.app import run_controller
+from controller.config import parse_config
 from controller.http import routes_status
 from controller.platform.clock import SystemClock
-from controller.config import parse_config
-from controller.runtime import Runtime
 from controller.platform.store import Store
 from controller.platform.tokens import TokenRegistry
+from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
 
@@ -130,7 +130,7 @@ def front_pid() -> int:
     return pid
 
 
-async def eventually(condition, timeout_s: float = 10.0) -> None:  # noqa: ANN001
+async def eventually(condition, timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not await condition():
             await asyncio.sleep(0.05)
@@ -295,7 +295,7 @@ async def test_the_api_runs_on_the_coordinators_own_loop(
     seen: list[tuple[asyncio.AbstractEventLoop, int]] = []
     real_build = routes_status.build_status
 
-    def spying_build(runtime: Runtime):  # noqa: ANN202 - returns what build_status does
+    def spying_build(runtime: Runtime):
         seen.append((asyncio.get_running_loop(), threading.get_ident()))
         return real_build(runtime)
 
