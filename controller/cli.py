@@ -17,9 +17,9 @@ import logging
 import sys
 from datetime import date, datetime
 
-from controller.platform.clock import SystemClock
 from controller.config import Config, config_path, load_config, require_installed
 from controller.errors import EXPECTED, ConfigError
+from controller.platform.clock import SystemClock
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SPEECH_OUT = "speech.wav"  # where ``communectl speak TEXT`` writes when no --out is given
@@ -196,6 +196,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from controller.lighting.programs import site_of
     from controller.plan import (
         build_window_plan,
         read_only_sources,
@@ -204,7 +205,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         window_bounds,
         window_problem,
     )
-    from controller.lighting.programs import site_of
 
     config, _ = _load(args)
     site = site_of(config)
@@ -299,9 +299,8 @@ def _fleet_connect(args: argparse.Namespace):  # returns firmware_bridge's conne
 
 
 def _cmd_fleet_status(args: argparse.Namespace) -> int:
-    from firmware_bridge.fleet import fleet_status
-
     from firmware_bridge.bridge import broker_errors
+    from firmware_bridge.fleet import fleet_status
 
     with broker_errors(args.broker):
         gateways = asyncio.run(fleet_status(_fleet_connect(args), args.prefix,

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-from controller.platform.clock import SystemClock
 from controller.config import Config, validate_config
+from controller.platform.clock import SystemClock
 from controller.runtime import Runtime
 from drivers.simulator import Lamp, SimulatedCabinet
 

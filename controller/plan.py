@@ -5,9 +5,9 @@ Lighting comes from ``schedules.lighting.plan``. Each programme is planned once 
 transitions fanned out to the circuits that use it, so a year for 100 circuits costs what a year
 for the handful of distinct programmes costs.
 
-Broadcasts come from ``controller.radio.items``, the functions the broadcast coordinator asks on every
-wake: ``program_items`` for the occurrences of the enabled programmes, ``next_airing`` for
-announcements that may still air. Their length is ``SourcePlayer.estimate_s``, the estimate the
+Broadcasts come from ``controller.radio.items``, the functions the broadcast coordinator asks on
+every wake: ``program_items`` for the occurrences of the enabled programmes, ``next_airing``
+for announcements that may still air. Their length is ``SourcePlayer.estimate_s``, the estimate the
 API's overlap check uses (a cached synthesis, the audio library's ``duration_s``, a stream's
 ``duration_s``, a playlist's sum). A non-emergency item due in quiet hours is left out and
 noted, as the coordinator would skip it.
@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
-from controller.radio.library import AudioLibrary
 from controller.config import Config
 from controller.lighting.programs import ProgramBook, read_only_book, site_of
+from controller.platform.store import Store
 from controller.radio import lifecycle
 from controller.radio.items import AirItem, next_airing, program_items
+from controller.radio.library import AudioLibrary
 from controller.radio.records import (
     ANNOUNCEMENTS,
     AUDIO,
@@ -40,7 +41,6 @@ from controller.radio.records import (
     document_id,
 )
 from controller.radio.sources import SourcePlayer
-from controller.platform.store import Store
 from drivers.tts import SpeechSynth
 from schedules.broadcasts import QuietHours, Recurrence, may_air
 from schedules.calendars import Calendar
@@ -150,7 +150,8 @@ class Plan:
 
 
 class Tables(Protocol):
-    """What the plan reads of storage: ``controller.platform.store.Store`` or a read-only view of it."""
+    """What the plan reads of storage: ``controller.platform.store.Store`` or a read-only view
+    of it."""
 
     def all(self, table: str) -> list[dict[str, Any]]: ...
 

@@ -12,27 +12,27 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from controller.radio.airlog import AirLog
-from controller.platform.alarms import AlarmBook
-from controller.platform.audit import AuditTrail
-from controller.radio.library import AudioLibrary
-from controller.radio.coordinator import BroadcastCoordinator
-from controller.platform.clock import Clock
-from controller.platform.clock_guard import ClockGuard
 from controller.config import Config
-from controller.platform.devices import DeviceManager
-from controller.nodes.firmware import FirmwareBook
-from controller.platform.history import History
 from controller.lighting.coordinator import LightingCoordinator
-from controller.nodes.node_zones import MediaShelf, NodeZones
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import ProgramBook, seed
 from controller.lighting.service import LightingService
+from controller.nodes.firmware import FirmwareBook
+from controller.nodes.node_zones import MediaShelf, NodeZones
+from controller.platform.alarms import AlarmBook
+from controller.platform.audit import AuditTrail
+from controller.platform.clock import Clock
+from controller.platform.clock_guard import ClockGuard
+from controller.platform.devices import DeviceManager
+from controller.platform.history import History
+from controller.platform.store import Store
+from controller.platform.tokens import TokenRegistry
+from controller.radio.airlog import AirLog
+from controller.radio.coordinator import BroadcastCoordinator
+from controller.radio.library import AudioLibrary
 from controller.radio.records import RadioBook
 from controller.radio.service import RadioService
 from controller.radio.sources import SourcePlayer
-from controller.platform.store import Store
-from controller.platform.tokens import TokenRegistry
 from controller.radio.zones import ZoneSwitch
 from drivers.audio import make_sink
 from drivers.tts import SpeechSynth

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
 
+from controller.config import Config
 from controller.http import (
     metrics,
     routes_admin,
@@ -29,7 +30,6 @@ from controller.http.context import attach_runtime
 from controller.http.errors import error_responses, install_error_handlers
 from controller.http.limits import FIRMWARE_MAX_BYTES, MAX_JSON_BODY_BYTES, BodyLimits
 from controller.http.pages import pages_router
-from controller.config import Config
 from controller.runtime import Runtime
 
 API_PREFIX = "/api/v1"

@@ -123,10 +123,10 @@ class FrontApp:
         info = await self._caller(authorization, send, refusal)
         if info is None:
             return
-        if scope["method"] == "GET" and path == STATUS_PATH and not has_body(scope["headers"]) \
-                and role_at_least(info.role, "viewer"):
-            if await self._status(scope, send, authorization):
-                return
+        if (scope["method"] == "GET" and path == STATUS_PATH and not has_body(scope["headers"])
+                and role_at_least(info.role, "viewer")
+                and await self._status(scope, send, authorization)):
+            return
         changes = scope["method"] not in ("GET", "HEAD")
         await self.proxy.forward(scope, receive, send, on_status=(
             self._changed if changes else None))

@@ -20,8 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from controller.http.limits import BodyLimits
 from controller.errors import StartupError
+from controller.http.limits import BodyLimits
 
 log = logging.getLogger(__name__)
 

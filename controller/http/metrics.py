@@ -21,8 +21,8 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from controller.platform.alarms import SEVERITIES
 from controller.http.auth import Viewer
+from controller.platform.alarms import SEVERITIES
 from controller.radio.airlog import OUTCOMES
 from controller.runtime import Runtime
 

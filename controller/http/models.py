@@ -15,7 +15,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 Role = Literal["viewer", "operator", "technician", "admin"]  # controller.platform.tokens.ROLES
 State = Literal["on", "off"]
 Severity = Literal["info", "warning", "alarm"]  # controller.platform.alarms.SEVERITIES
-TOKEN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"  # as controller.platform.tokens checks it
+# As controller.platform.tokens checks it.
+TOKEN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 
 def _representable_in_utc(value: datetime) -> datetime:

@@ -19,8 +19,8 @@ from controller.http.models import (
     TokenCreated,
     TokenPublic,
 )
-from controller.runtime import Runtime
 from controller.platform.tokens import TokenInfo
+from controller.runtime import Runtime
 
 MAX_AUDIT_RECORDS = 1000
 

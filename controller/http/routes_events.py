@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import Query
 from starlette.concurrency import run_in_threadpool
 
-from controller.platform.alarms import SEVERITIES
 from controller.http.audit import record_change
 from controller.http.auth import Technician, Viewer
 from controller.http.bodies import json_router
@@ -15,6 +14,7 @@ from controller.http.context import RuntimeDep
 from controller.http.errors import not_found
 from controller.http.models import EventPublic, Instant, Severity
 from controller.http.views import event_public
+from controller.platform.alarms import SEVERITIES
 
 MAX_EVENTS = 1000
 

@@ -21,8 +21,8 @@ from controller.http.auth import Operator, Viewer
 from controller.http.bodies import json_router
 from controller.http.context import RuntimeDep
 from controller.http.errors import ApiError, not_found
-from controller.runtime import Runtime
 from controller.radio.source_models import MAX_TTS_CHARS
+from controller.runtime import Runtime
 from drivers.errors import AudioError
 from drivers.tts import SpeechSynth
 from drivers.vi_text import normalise_vietnamese

@@ -28,14 +28,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from controller.config import CircuitConfig, Config
+from controller.lighting.overrides import OverrideBook
+from controller.lighting.programs import ProgramBook, site_of
+from controller.lighting.records import Desired, Override
 from controller.platform import clock as clocks
 from controller.platform.alarms import AlarmBook
 from controller.platform.coordinator import DecisionLoop
-from controller.config import CircuitConfig, Config
 from controller.platform.devices import DeviceManager
-from controller.lighting.overrides import OverrideBook
-from controller.lighting.records import Desired, Override
-from controller.lighting.programs import ProgramBook, site_of
 from drivers.errors import DeviceError, DeviceUnavailable
 from drivers.profiles import Dimmer, EnergyMeter, RelayBoard
 from schedules.calendars import Calendar
@@ -188,11 +188,13 @@ class LightingCoordinator:
         try:
             # Held across the whole read-modify-write: a stop waits for it (controller.app).
             async with self._devices.holding(device_id):
-                if isinstance(driver, RelayBoard | Dimmer) and device_id in self._circuits_by_device:
+                drives_circuits = device_id in self._circuits_by_device
+                if isinstance(driver, RelayBoard | Dimmer) and drives_circuits:
                     await self._apply_outputs(device_id, driver, check=check)
                 if check and isinstance(driver, EnergyMeter):
                     await self._check_meter(device_id)
-                if check and isinstance(driver, RelayBoard) and self._devices.input_names[device_id]:
+                has_inputs = bool(self._devices.input_names[device_id])
+                if check and isinstance(driver, RelayBoard) and has_inputs:
                     await self._check_inputs(device_id)
         except DeviceUnavailable as exc:
             self._device_lost(device_id, exc)
@@ -319,13 +321,17 @@ class LightingCoordinator:
                     self.lateness_count += 1
                     self.lateness_sum_s += late_s
 
+    def _settling(self, circuit_id: str, now: datetime) -> bool:
+        """Commanded less than ``settle_s`` ago: the meter may not show it yet."""
+        commanded_at = self.records[circuit_id].commanded_at
+        return (commanded_at is not None
+                and (now - commanded_at).total_seconds() < self._settings.settle_s)
+
     async def _check_meter(self, meter_id: str) -> None:
         reading = await self._devices.call(meter_id, lambda d: d.read())
         circuits = self._meters.get(meter_id, [])
         now = self._clock.now()
-        settling = any(self.records[c.id].commanded_at is not None and
-                       (now - self.records[c.id].commanded_at).total_seconds()
-                       < self._settings.settle_s for c in circuits)
+        settling = any(self._settling(c.id, now) for c in circuits)
         if settling or not circuits:
             return
         # Judge against what the rules want: a welded contactor that keeps lamps burning by

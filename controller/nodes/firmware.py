@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from controller.nodes.node_zones import MediaShelf
 from controller.platform.alarms import AlarmBook
 from controller.platform.clock import Clock
-from controller.nodes.node_zones import MediaShelf
 from controller.platform.store import Store
 from drivers.errors import BrokerError, NodeError
 from drivers.files import file_sha256
@@ -65,7 +65,7 @@ class FirmwareBook:
 
     def start(self, image: dict[str, Any], nodes: list[str], *, by: str) -> dict[str, Any]:
         rollout = {"id": f"rollout-{secrets.token_hex(4)}", "firmware": image["id"],
-                   "version": image["version"], "nodes": {n: "pending" for n in nodes},
+                   "version": image["version"], "nodes": dict.fromkeys(nodes, "pending"),
                    "canary": nodes[0], "status": "running", "reason": None,
                    "started_by": by, "started_at": self._clock.now().isoformat()}
         self._store.put(ROLLOUTS, rollout)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from controller.errors import RequestError
 from controller.config import HA_UNTIL_NEXT_SWITCH, CircuitConfig
+from controller.errors import RequestError
 from controller.lighting.orders import OverrideOrder
 from controller.lighting.records import State, circuit_target
 from controller.platform.audit import Actor

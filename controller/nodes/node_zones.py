@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from controller.platform.alarms import AlarmBook
 from controller.config import Config
+from controller.platform.alarms import AlarmBook
 from drivers.errors import BrokerError, NodeError
 from drivers.files import file_sha256
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from controller.platform.clock import Clock
 from controller.config import Config
+from controller.platform.clock import Clock
 from drivers.errors import DeviceError, DeviceUnavailable
 from drivers.modbus import ModbusBus
 from drivers.profiles import Dimmer, EnergyMeter, RelayBoard, make_device
@@ -76,7 +76,7 @@ class DeviceManager:
         # Last known channel state of each relay board or dimmer (read back, or written since),
         # shared by every coordinator that owns channels of the board: an FC15 frame spans
         # neighbours' channels too, so it must be filled from fresh knowledge of them.
-        self.known: dict[str, list[Any] | None] = {d: None for d in self.drivers}
+        self.known: dict[str, list[Any] | None] = dict.fromkeys(self.drivers)
         # Held around a read-modify-write of one device, so that the lighting and the radio
         # coordinators never interleave between the read and the write (``holding``).
         self.locks: dict[str, asyncio.Lock] = {d: asyncio.Lock() for d in self.drivers}

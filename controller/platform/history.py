@@ -7,10 +7,11 @@ byte. Here each record is one line appended to a JSON-lines file for its UTC day
 a query opens only the days it asks for, and retention deletes whole days.
 
 Crash and concurrency safety: a line goes out in one ``write`` on an ``O_APPEND`` descriptor and
-is fsynced (``fsync_later``: on a thread of its own, see ``append``). Lines are kept under PIPE_BUF, so the controller and a CLI command appending at the
-same moment do not interleave. A power cut can tear the last line: readers skip lines that do
-not parse, and the next append starts on a fresh line. (That check takes no lock, so an append
-racing another one may add an empty line; readers skip it too.)
+is fsynced (``fsync_later``: on a thread of its own, see ``append``). Lines are kept under
+PIPE_BUF, so the controller and a CLI command appending at the same moment do not interleave.
+A power cut can tear the last line: readers skip lines that do not parse, and the next append
+starts on a fresh line. (That check takes no lock, so an append racing another one may add an
+empty line; readers skip it too.)
 
 Records are never rewritten. An amendment (an alarm acknowledged or cleared) is a line
 ``{"amends": id, "time": ..., **changes}`` appended to the segment of the record it amends, not
@@ -33,8 +34,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from controller.platform.store import fsync_dir
 from controller.errors import StorageError
+from controller.platform.store import fsync_dir
 
 log = logging.getLogger(__name__)
 

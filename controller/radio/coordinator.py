@@ -28,14 +28,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from controller.config import Config
+from controller.nodes.node_zones import NodeZones
 from controller.platform import clock as clocks
-from controller.radio.airlog import AirLog
 from controller.platform.alarms import AlarmBook
 from controller.platform.coordinator import DecisionLoop
-from controller.config import Config
 from controller.platform.distribution import START_OFFSET_BOUNDS_S, Histogram
-from controller.nodes.node_zones import NodeZones
+from controller.platform.store import Store
 from controller.radio import lifecycle
+from controller.radio.airlog import AirLog
 from controller.radio.items import (
     AirItem,
     announcement_items,
@@ -45,7 +46,6 @@ from controller.radio.items import (
 )
 from controller.radio.records import Announcement, RadioBook
 from controller.radio.sources import SourcePlayer
-from controller.platform.store import Store
 from controller.radio.zones import ZoneSwitch
 from drivers import audio
 from drivers.errors import AudioError

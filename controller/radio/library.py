@@ -25,8 +25,9 @@ from controller.radio.records import AudioFile, RadioBook
 from drivers import media
 
 # ffprobe's format names -> the extension the file is kept under.
-EXTENSIONS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac", "mov,mp4,m4a,3gp,3g2,mj2": "m4a",
-              "aac": "aac", "matroska,webm": "webm", "aiff": "aiff", "amr": "amr"}
+EXTENSIONS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac",
+              "mov,mp4,m4a,3gp,3g2,mj2": "m4a", "aac": "aac", "matroska,webm": "webm",
+              "aiff": "aiff", "amr": "amr"}
 MAX_NAME_CHARS = 120
 
 

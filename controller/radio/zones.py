@@ -16,9 +16,9 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
+from controller.config import Config
 from controller.platform.alarms import AlarmBook
 from controller.platform.clock import Clock
-from controller.config import Config
 from controller.platform.devices import DeviceManager
 from drivers.errors import DeviceError
 from drivers.profiles import RelayBoard

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from controller.config import parse_config
 from controller.http.app import create_app
 from controller.platform.clock import FakeClock
-from controller.config import parse_config
-from controller.runtime import Runtime, build_runtime
 from controller.platform.tokens import ROLES
+from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -198,7 +198,7 @@ name = "Bản tin buổi sáng"
 schedule = {{ times = ["06:00"] }}
 zones = ["minh-duc"]
 source = {{ type = "tts", text = "Đài truyền thanh xã xin kính chào bà con. Hôm nay trời rét, bà con chú ý giữ ấm cho trẻ nhỏ và người già." }}
-"""
+"""  # noqa: E501 (a TOML inline table is one line)
 
 
 def radio_config_text(data: Path, port: int, *, approval: bool = False) -> str:

@@ -20,15 +20,15 @@ import httpx
 import icalendar
 import pytest
 
-from controller.http.app import create_app
 from controller.cli import main
-from controller.platform.clock import FakeClock
 from controller.config import Config, load_config
 from controller.demo import demo_config
-from controller.plan import build_window_plan, read_only_sources, window_bounds
+from controller.http.app import create_app
 from controller.lighting.programs import site_of
-from controller.runtime import Runtime, build_runtime
+from controller.plan import build_window_plan, read_only_sources, window_bounds
+from controller.platform.clock import FakeClock
 from controller.platform.tokens import ROLES
+from controller.runtime import Runtime, build_runtime
 from tests.conftest import require_program
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")

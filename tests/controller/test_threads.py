@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import generate_latest
 
-from controller.platform.alarms import AlarmBook
 from controller.http.metrics import metrics_registry
 from controller.http.routes_status import build_status, is_degraded
+from controller.platform.alarms import AlarmBook
 from controller.platform.history import History
 from controller.runtime import Runtime
 

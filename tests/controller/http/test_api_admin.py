@@ -210,7 +210,8 @@ async def test_the_root_page_is_the_dashboard_with_a_strict_policy(api_app: Fast
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert '<script type="module" src="/static/app.js">' in page.text
-    assert (script.status_code, script.headers["content-type"]) == (200, "text/javascript; charset=utf-8")
+    assert (script.status_code, script.headers["content-type"]) == \
+        (200, "text/javascript; charset=utf-8")
     assert escape.status_code == 404
     assert docs.status_code == 200
     assert schema.json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

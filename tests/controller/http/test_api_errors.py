@@ -14,9 +14,9 @@ from controller.http.app import API_PREFIX
 from controller.http.limits import MAX_JSON_BODY_BYTES
 from controller.http.models import Role
 from controller.platform.clock import FakeClock
-from controller.runtime import Runtime
 from controller.platform.store import Store
 from controller.platform.tokens import ROLES
+from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import RELAY_UNIT
 

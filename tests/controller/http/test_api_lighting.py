@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 import httpx
 import pytest
 
-from controller.plan import build_plan, window_bounds
 from controller.lighting.programs import site_of
+from controller.plan import build_plan, window_bounds
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import API_HOLIDAY, API_NOON, ICT, RELAY_UNIT

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from controller.config import parse_config
 from controller.http.app import create_app
 from controller.platform.clock import FakeClock
-from controller.config import parse_config
-from controller.runtime import Runtime, build_runtime
 from controller.platform.tokens import ROLES
+from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
 from tests.controller.conftest import RADIO_DAWN, radio_config_text
@@ -43,8 +43,9 @@ def mp3_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def radio_api(tmp_path: Path, radio_cabinet: SimulatedCabinet,
-                    request: pytest.FixtureRequest) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+async def radio_api(
+        tmp_path: Path, radio_cabinet: SimulatedCabinet,
+        request: pytest.FixtureRequest) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
     approval = getattr(request, "param", False)
     config = parse_config(radio_config_text(tmp_path / "data", radio_cabinet.tcp_port,
                                             approval=approval))

@@ -16,8 +16,8 @@ from typing import Self
 import pytest
 
 from controller.app import run_controller
-from controller.platform.clock import SystemClock
 from controller.config import parse_config
+from controller.platform.clock import SystemClock
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program

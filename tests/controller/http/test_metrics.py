@@ -19,10 +19,10 @@ import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
+from controller.config import parse_config
 from controller.http.app import create_app
 from controller.http.server import ApiServer
 from controller.platform.clock import FakeClock
-from controller.config import parse_config
 from controller.runtime import Runtime, build_runtime
 from drivers.modbus import ModbusBus
 from drivers.simulator import SimulatedCabinet

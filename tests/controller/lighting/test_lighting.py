@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.platform.clock import FakeClock
 from controller.config import Config, parse_config
+from controller.platform.clock import FakeClock
 from controller.runtime import Runtime, build_runtime
 from drivers.modbus import ModbusBus
 from drivers.simulator import Lamp, SimulatedCabinet

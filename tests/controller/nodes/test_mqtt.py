@@ -15,8 +15,8 @@ from typing import Self
 import aiomqtt
 import pytest
 
-from controller.platform.clock import FakeClock
 from controller.config import parse_config
+from controller.platform.clock import FakeClock
 from controller.radio.records import ANNOUNCEMENTS, RadioBook
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet

@@ -16,8 +16,8 @@ from typing import Any, Self
 import aiomqtt
 import pytest
 
-from controller.platform.clock import FakeClock
 from controller.config import parse_config
+from controller.platform.clock import FakeClock
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.controller.conftest import API_NOON, ICT, RELAY_UNIT
@@ -233,7 +233,7 @@ async def test_home_assistant_sees_the_schedule_and_its_orders_hold_until_the_ne
 async def test_a_malformed_order_from_home_assistant_is_counted_and_changes_nothing(
         gateway: tuple[Runtime, FakeClock], mosquitto: int,
         api_cabinet: SimulatedCabinet) -> None:
-    runtime, clock = gateway
+    runtime, _ = gateway
     await eventually(lambda: relays(api_cabinet) == [True, True, True], "scheduled on")
     async with aiomqtt.Client("127.0.0.1", mosquitto) as client:
         await client.publish(f"{ROOT}/circuit/road-5/ha/set", b'{"state": "off"}', qos=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.platform.clock import FakeClock
 from controller.config import parse_config
+from controller.platform.clock import FakeClock
 from controller.radio.records import Announcement, RadioBook
 from controller.runtime import build_runtime
 from drivers.simulator import SimulatedCabinet

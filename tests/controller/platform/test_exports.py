@@ -26,10 +26,10 @@ import pandas
 import pytest
 import uvicorn
 
+from controller.config import parse_config
 from controller.http.app import create_app
 from controller.http.server import ApiServer
 from controller.platform.clock import FakeClock
-from controller.config import parse_config
 from controller.platform.exports import Column, Table, neutralise, to_csv, to_xlsx
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
@@ -207,7 +207,7 @@ async def test_the_xlsx_has_date_cells_names_and_no_formula(
     assert sheet.freeze_panes == "A2"
     assert not [c.coordinate for row in sheet.iter_rows() for c in row if c.data_type == "f"]
     column = {name: index for index, name in enumerate(HEADERS)}
-    announcement, programme = ([c for c in row] for row in sheet.iter_rows(min_row=2))
+    announcement, programme = (list(row) for row in sheet.iter_rows(min_row=2))
     due = announcement[column["due_local"]]
     assert (due.value, due.is_date, due.number_format) == \
         (datetime(2026, 11, 26, 8, 58), True, "yyyy-mm-dd hh:mm:ss")

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.platform.history import History
 from controller.errors import StorageError
+from controller.platform.history import History
 
 REPO = Path(__file__).resolve().parents[3]
 DAY1 = datetime(2026, 11, 21, 23, 30, tzinfo=UTC)

@@ -17,8 +17,8 @@ import pytest
 from tinydb import TinyDB
 
 import controller.platform.store as store_module
-from controller.platform.store import Store
 from controller.errors import StorageError
+from controller.platform.store import Store
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.http.app import API_PREFIX, body_limits
 from controller.cli import main
-from controller.runtime import Runtime
+from controller.http.app import API_PREFIX, body_limits
 from controller.radio.source_models import MAX_TTS_CHARS
+from controller.runtime import Runtime
 from tests.conftest import require_program
 
 NOTICE = "Đ/c Hà, UBND xã: họp lúc 7h30 CN, ngày 6/12; phí 50.000đ/tháng; gọi 0912 345 678."
