@@ -71,6 +71,8 @@ class Runtime:
     demo: bool = False
     guard: ClockGuard | None = None
     firmware: FirmwareBook | None = None
+    # What field nodes may fetch (audio for node zones, firmware images), by one-time token.
+    media_shelf: MediaShelf = field(default_factory=MediaShelf)
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
     front: Any = None  # controller.http.front_process.FrontProcess while run_controller serves
@@ -127,6 +129,7 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     runtime.guard = guard
     runtime.firmware = FirmwareBook(store=store, data_dir=data, clock=clock, alarms=alarms,
                                     shelf=shelf)
+    runtime.media_shelf = shelf
     runtime.firmware.base_url = broadcasts.nodes.base_url if broadcasts.nodes else ""
     if config.mqtt is not None:
         runtime.bridge = make_bridge(runtime)

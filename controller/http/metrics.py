@@ -146,7 +146,8 @@ class RuntimeCollector(Collector):
         families = {n: GaugeMetricFamily(f"{PREFIX}_circuit_{n}_level",
                                          f"Circuit level 0-100, {n}", labels=["circuit"])
                     for n in names}
-        for circuit_id, record in sorted(self._runtime.lighting.records.items()):
+        figures = self._runtime.lighting_service.figures()
+        for circuit_id, record in sorted(figures.records.items()):
             levels = (record.desired.level if record.desired else None,
                       record.commanded_level, record.actual_level)
             for name, level in zip(names, levels, strict=True):
@@ -155,14 +156,12 @@ class RuntimeCollector(Collector):
         yield from families.values()
         yield CounterMetricFamily(f"{PREFIX}_lighting_reconciles",
                                   "Reconcile passes of the lighting coordinator",
-                                  value=self._runtime.lighting.reconciles)
+                                  value=figures.reconciles)
         drift = CounterMetricFamily(
             f"{PREFIX}_relay_drift",
             "Output channels found changed behind the controller's back and set again "
             "(relay_drift events)", labels=["device", "circuit", "reason"])
-        # A copy first: the lighting coordinator adds keys while a scrape reads.
-        for (device_id, circuit_id, reason), count in sorted(
-                dict(self._runtime.lighting.drifts).items()):
+        for (device_id, circuit_id, reason), count in sorted(figures.drifts.items()):
             drift.add_metric([device_id, circuit_id, reason], count)
         yield drift
 
@@ -180,7 +179,7 @@ class RuntimeCollector(Collector):
         # them since start, so that rate() works in Prometheus.
         name = f"{PREFIX}_lighting_transition_lateness_seconds"
         summary = Metric(name, "How late lighting transitions were written", "summary")
-        lighting = self._runtime.lighting
+        lighting = self._runtime.lighting_service.figures()
         values = sorted(lighting.lateness_s)
         for q in LATENESS_QUANTILES if values else ():
             summary.add_sample(name, {"quantile": str(q)}, nearest_rank(values, q))

@@ -31,8 +31,7 @@ async def firmware_image(token: str, runtime: RuntimeDep) -> FileResponse:
 
 
 def _offered(runtime: Runtime, token: str) -> Path:
-    nodes = runtime.broadcasts.nodes
-    path = nodes.shelf.path(token) if nodes is not None else None
+    path = runtime.media_shelf.path(token)
     if path is None or not path.exists():
         raise not_found("media", token)
     return path

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from controller.config import CircuitConfig, Config
 from controller.errors import Conflict, InvalidInput, NotFound
-from controller.lighting.coordinator import LightingCoordinator
+from controller.lighting.coordinator import CircuitRecord, LightingCoordinator
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import (
     CALENDARS,
@@ -59,6 +60,19 @@ from schedules.lighting import Program
 # A hold "until the next switch point" with no switch point of the schedule within this holds
 # this long: a circuit whose programme never changes is not forced for ever (docs/mqtt.md).
 HOLD_MAX = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class LightingFigures:
+    """What the lighting has done since start, for the metrics (docs/metrics.md): copies, so
+    that a scrape never holds the coordinator's own containers."""
+
+    records: dict[str, CircuitRecord]
+    reconciles: int
+    drifts: dict[tuple[str, str, str], int]  # (device, circuit, reason) -> count
+    lateness_s: tuple[float, ...]  # the latest transitions, for quantiles
+    lateness_count: int  # every transition since start
+    lateness_sum_s: float
 
 
 class LightingService:
@@ -104,6 +118,14 @@ class LightingService:
             applied[circuit.id] = desired or self._coordinator.desired(
                 circuit, at=self._clock.now())
         return applied
+
+    def figures(self) -> LightingFigures:
+        coordinator = self._coordinator
+        return LightingFigures(
+            records=dict(coordinator.records), reconciles=coordinator.reconciles,
+            drifts=dict(coordinator.drifts), lateness_s=tuple(coordinator.lateness_s),
+            lateness_count=coordinator.lateness_count,
+            lateness_sum_s=coordinator.lateness_sum_s)
 
     def _state(self, circuit: CircuitConfig, desired: Desired) -> CircuitState:
         # One frozen record taken once: its fields belong together (docs/architecture.md).
