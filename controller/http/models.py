@@ -7,10 +7,10 @@ serialiser, about 30 times cheaper than ``jsonable_encoder`` on a dict (docs/lib
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["viewer", "operator", "technician", "admin"]  # controller.platform.tokens.ROLES
 State = Literal["on", "off"]
@@ -19,18 +19,7 @@ Severity = Literal["info", "warning", "alarm"]  # controller.platform.alarms.SEV
 TOKEN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 
 
-def _representable_in_utc(value: datetime) -> datetime:
-    # "0001-01-01T00:00+14:00" parses, but is before datetime.min in UTC: every use of it
-    # (History converts to UTC) would raise OverflowError.
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("outside the range of dates the controller can handle") from None
-    return value
 
-
-Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
-"""An ISO-8601 time with an offset, as clients send it."""
 
 
 class ErrorBody(BaseModel):

@@ -14,11 +14,11 @@ from controller.http.context import RuntimeDep
 from controller.http.errors import conflict, error_responses, invalid, not_found
 from controller.http.models import (
     AuditRecordPublic,
-    Instant,
     TokenCreate,
     TokenCreated,
     TokenPublic,
 )
+from controller.platform.documents import Instant
 from controller.platform.tokens import TokenInfo
 from controller.runtime import Runtime
 

@@ -12,9 +12,10 @@ from controller.http.auth import Technician, Viewer
 from controller.http.bodies import json_router
 from controller.http.context import RuntimeDep
 from controller.http.errors import not_found
-from controller.http.models import EventPublic, Instant, Severity
+from controller.http.models import EventPublic, Severity
 from controller.http.views import event_public
 from controller.platform.alarms import SEVERITIES
+from controller.platform.documents import Instant
 
 MAX_EVENTS = 1000
 

@@ -5,25 +5,16 @@ the API refuses is refused over MQTT with the same message.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.config import ID_PATTERN
 from controller.lighting.records import MAX_OVERRIDE_MIN, OverrideRequest, State
+from controller.platform.documents import Instant
 
 TARGET_PATTERN = rf"^(all|(circuit|group):{ID_PATTERN.strip('^$')})$"
 
-
-def _representable_in_utc(value: datetime) -> datetime:
-    # "0001-01-01T00:00+14:00" parses, but is before datetime.min in UTC: every later use of
-    # it (the end of an override is compared with the clock's time) would raise OverflowError.
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("outside the range of dates the controller can handle") from None
-    return value
 
 
 class OverrideOrder(BaseModel):
@@ -36,7 +27,7 @@ class OverrideOrder(BaseModel):
         default=None, description="1-100, default 100; ignored when the state is off")
     duration_min: Annotated[int, Field(strict=True, ge=1, le=MAX_OVERRIDE_MIN)] | None = Field(
         default=None, description="give this or until")
-    until: Annotated[AwareDatetime, AfterValidator(_representable_in_utc)] | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO-8601 with an offset, within a week; or duration_min")
     reason: str = Field(min_length=1, max_length=200)
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Literal, cast
 
 from controller.config import CircuitConfig
+from controller.platform import documents as fields
 
 State = Literal["on", "off"]
 Source = Literal["schedule", "override", "default", "failsafe"]
@@ -45,34 +46,6 @@ def split_target(target: str) -> tuple[str, str]:
     """("circuit", "road-5") for "circuit:road-5"; ("all", "") for "all"."""
     kind, _, name = target.partition(":")
     return kind, name
-
-
-def _text(doc: Mapping[str, object], key: str) -> str:
-    value = doc[key]
-    if not isinstance(value, str):
-        raise TypeError(f"{key}: expected a string, found {value!r}")
-    return value
-
-
-def _optional_text(doc: Mapping[str, object], key: str) -> str | None:
-    value = doc.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{key}: expected a string or null, found {value!r}")
-    return value
-
-
-def _whole(doc: Mapping[str, object], key: str, default: int) -> int:
-    value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{key}: expected a whole number, found {value!r}")
-    return value
-
-
-def _texts(doc: Mapping[str, object], key: str) -> tuple[str, ...]:
-    value = doc.get(key, [])
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise TypeError(f"{key}: expected a list of strings, found {value!r}")
-    return tuple(cast(Sequence[str], value))
 
 
 # -- overrides -----------------------------------------------------------------------------------
@@ -111,14 +84,15 @@ class Override:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, object]) -> Override:
-        state = _text(doc, "state")
+        state = fields.text(doc, "state")
         if state not in ("on", "off"):
             raise ValueError(f"state: expected on or off, found {state!r}")
-        return cls(id=_text(doc, "id"), target=_text(doc, "target"), state=cast(State, state),
-                   level=_whole(doc, "level", 0),
-                   until=datetime.fromisoformat(_text(doc, "until")),
-                   reason=_text(doc, "reason"), created_by=_text(doc, "created_by"),
-                   created_at=datetime.fromisoformat(_text(doc, "created_at")))
+        return cls(id=fields.text(doc, "id"), target=fields.text(doc, "target"), state=cast(State,
+                   state),
+                   level=fields.whole(doc, "level", 0),
+                   until=datetime.fromisoformat(fields.text(doc, "until")),
+                   reason=fields.text(doc, "reason"), created_by=fields.text(doc, "created_by"),
+                   created_at=datetime.fromisoformat(fields.text(doc, "created_at")))
 
     def to_doc(self) -> Document:
         return {"id": self.id, "target": self.target, "state": self.state,
@@ -163,9 +137,10 @@ class ProgramWindow:
         if days is not None and not (isinstance(days, list | tuple) and all(
                 isinstance(d, int | str) for d in days)):
             raise TypeError(f"days: expected a list of weekdays, found {days!r}")
-        return cls(on=_text(doc, "on"), off=_text(doc, "off"), level=_whole(doc, "level", 100),
+        return cls(on=fields.text(doc, "on"), off=fields.text(doc, "off"), level=fields.whole(doc,
+                   "level", 100),
                    days=None if days is None else tuple(cast(Sequence[int | str], days)),
-                   calendar=_optional_text(doc, "calendar"))
+                   calendar=fields.optional_text(doc, "calendar"))
 
     def to_doc(self) -> Document:
         return {"on": self.on, "off": self.off, "level": self.level,
@@ -189,7 +164,7 @@ class LightingProgram:
         if not isinstance(windows, list | tuple) or not all(
                 isinstance(w, Mapping) for w in windows):
             raise TypeError(f"windows: expected a list of windows, found {windows!r}")
-        return cls(id=_text(doc, "id"), name=_optional_text(doc, "name") or "",
+        return cls(id=fields.text(doc, "id"), name=fields.optional_text(doc, "name") or "",
                    windows=tuple(ProgramWindow.from_doc(w)
                                  for w in cast(Sequence[Mapping[str, object]], windows)))
 
@@ -213,11 +188,11 @@ class LightingCalendar:
                 for r in ranges):
             raise TypeError(f"ranges: expected a list of [first, last] dates, found {ranges!r}")
         # A range of the wrong length is kept as it is, for the schedule code to name.
-        return cls(id=_text(doc, "id"), name=_optional_text(doc, "name") or "",
-                   dates=_texts(doc, "dates"),
+        return cls(id=fields.text(doc, "id"), name=fields.optional_text(doc, "name") or "",
+                   dates=fields.texts(doc, "dates"),
                    ranges=tuple(cast(tuple[str, str], tuple(r))
                                 for r in cast(Sequence[Sequence[str]], ranges)),
-                   public_holidays=_optional_text(doc, "public_holidays"))
+                   public_holidays=fields.optional_text(doc, "public_holidays"))
 
     def to_doc(self) -> Document:
         return {"id": self.id, "name": self.name, "dates": list(self.dates),

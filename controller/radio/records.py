@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Literal, cast, get_args
 
 from controller.config import BroadcastProgramConfig
+from controller.platform import documents as fields
 from controller.platform.store import Store
 from schedules.broadcasts import Recurrence
 
@@ -40,54 +41,6 @@ Document = dict[str, object]
 SourceDoc = Mapping[str, object]
 
 DEFAULT_REPEAT_GAP_MIN = 5
-
-
-# -- reading a document's fields --------------------------------------------------------------
-
-def _text(doc: Mapping[str, object], key: str, default: str | None = None) -> str:
-    value = doc.get(key, default)
-    if not isinstance(value, str):
-        raise TypeError(f"{key}: expected a string, found {value!r}")
-    return value
-
-
-def _optional_text(doc: Mapping[str, object], key: str) -> str | None:
-    value = doc.get(key)
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{key}: expected a string or null, found {value!r}")
-    return value
-
-
-def _number(doc: Mapping[str, object], key: str, default: float | None = None) -> float:
-    value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{key}: expected a number, found {value!r}")
-    return value
-
-
-def _whole(doc: Mapping[str, object], key: str, default: int | None = None) -> int:
-    value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{key}: expected a whole number, found {value!r}")
-    return value
-
-
-def _optional_whole(doc: Mapping[str, object], key: str) -> int | None:
-    value = doc.get(key)
-    return None if value is None else _whole(doc, key)
-
-
-def _moment(doc: Mapping[str, object], key: str) -> datetime:
-    return datetime.fromisoformat(_text(doc, key))
-
-
-def _optional_moment(doc: Mapping[str, object], key: str) -> datetime | None:
-    value = _optional_text(doc, key)
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def _level(doc: Mapping[str, object]) -> Level:
@@ -167,16 +120,18 @@ class Announcement:
     @classmethod
     def from_doc(cls, doc: Mapping[str, object]) -> Announcement:
         return cls(
-            id=_text(doc, "id"), at=_moment(doc, "at"), source=_source(doc), zones=_zones(doc),
+            id=fields.text(doc, "id"), at=fields.moment(doc, "at"), source=_source(doc),
+            zones=_zones(doc),
             level=_level(doc), status=_status(doc.get("status")),
-            created_by=_text(doc, "created_by", ""), created_at=_moment(doc, "created_at"),
-            repeat=_whole(doc, "repeat", 1),
-            repeat_gap_min=_number(doc, "repeat_gap_min", DEFAULT_REPEAT_GAP_MIN),
-            title=_text(doc, "title", ""), grace_min=_optional_whole(doc, "grace_min"),
-            aired=_whole(doc, "aired", 0), next_at=_optional_moment(doc, "next_at"),
-            next_known_at=_optional_moment(doc, "next_known_at"),
-            approved_by=_optional_text(doc, "approved_by"),
-            cancelled_by=_optional_text(doc, "cancelled_by"),
+            created_by=fields.text(doc, "created_by", ""), created_at=fields.moment(doc,
+            "created_at"),
+            repeat=fields.whole(doc, "repeat", 1),
+            repeat_gap_min=fields.number(doc, "repeat_gap_min", DEFAULT_REPEAT_GAP_MIN),
+            title=fields.text(doc, "title", ""), grace_min=fields.optional_whole(doc, "grace_min"),
+            aired=fields.whole(doc, "aired", 0), next_at=fields.optional_moment(doc, "next_at"),
+            next_known_at=fields.optional_moment(doc, "next_known_at"),
+            approved_by=fields.optional_text(doc, "approved_by"),
+            cancelled_by=fields.optional_text(doc, "cancelled_by"),
             extra=_extra(doc, _ANNOUNCEMENT_KEYS))
 
     @staticmethod
@@ -189,7 +144,7 @@ class Announcement:
             "source": dict(self.source), "zones": zones_doc(self.zones), "level": self.level,
             "repeat": self.repeat, "repeat_gap_min": self.repeat_gap_min, "title": self.title,
             "grace_min": self.grace_min, "id": self.id, "at": self.at.isoformat(),
-            "status": self.status, "aired": self.aired, "next_at": _iso(self.next_at),
+            "status": self.status, "aired": self.aired, "next_at": fields.iso(self.next_at),
             "created_by": self.created_by, "created_at": self.created_at.isoformat(),
             "approved_by": self.approved_by}
         # Written once they mean something, as the first versions did.
@@ -236,10 +191,10 @@ class BroadcastProgram:
         if not isinstance(enabled, bool):
             raise TypeError(f"enabled: expected true or false, found {enabled!r}")
         return cls(
-            id=_text(doc, "id"), schedule=Recurrence.parse(spec), schedule_doc=dict(spec),
-            source=_source(doc), name=_text(doc, "name", ""), zones=_zones(doc),
-            level=_level(doc), enabled=enabled, grace_min=_optional_whole(doc, "grace_min"),
-            effective_from=_optional_moment(doc, "effective_from"),
+            id=fields.text(doc, "id"), schedule=Recurrence.parse(spec), schedule_doc=dict(spec),
+            source=_source(doc), name=fields.text(doc, "name", ""), zones=_zones(doc),
+            level=_level(doc), enabled=enabled, grace_min=fields.optional_whole(doc, "grace_min"),
+            effective_from=fields.optional_moment(doc, "effective_from"),
             extra=_extra(doc, _PROGRAM_KEYS))
 
     @classmethod
@@ -282,11 +237,13 @@ class AudioFile:
     @classmethod
     def from_doc(cls, doc: Mapping[str, object]) -> AudioFile:
         return cls(
-            id=_text(doc, "id"), name=_text(doc, "name"), file=_text(doc, "file"),
-            format=_text(doc, "format"), codec=_text(doc, "codec"),
-            duration_s=_number(doc, "duration_s"), sample_rate=_whole(doc, "sample_rate", 0),
-            channels=_whole(doc, "channels", 0), size_bytes=_whole(doc, "size_bytes"),
-            uploaded_by=_text(doc, "uploaded_by"), uploaded_at=_moment(doc, "uploaded_at"),
+            id=fields.text(doc, "id"), name=fields.text(doc, "name"), file=fields.text(doc, "file"),
+            format=fields.text(doc, "format"), codec=fields.text(doc, "codec"),
+            duration_s=fields.number(doc, "duration_s"), sample_rate=fields.whole(doc,
+            "sample_rate", 0),
+            channels=fields.whole(doc, "channels", 0), size_bytes=fields.whole(doc, "size_bytes"),
+            uploaded_by=fields.text(doc, "uploaded_by"), uploaded_at=fields.moment(doc,
+            "uploaded_at"),
             extra=_extra(doc, _AUDIO_KEYS))
 
     def to_doc(self) -> Document:
