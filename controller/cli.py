@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sys
 from datetime import date, datetime
 
 from controller.config import Config, config_path, load_config, require_installed
-from controller.errors import EXPECTED, ConfigError
+from controller.errors import EXPECTED, ConfigError, InvalidInput
 from controller.platform.clock import SystemClock
+from controller.platform.tokens import ROLES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 SPEECH_OUT = "speech.wav"  # where ``communectl speak TEXT`` writes when no --out is given
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidInput as exc:  # what the user typed: a usage error, as argparse's are
+        print(f"communectl: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except EXPECTED as exc:
         print(f"communectl: {exc}", file=sys.stderr)
@@ -86,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     token_sub = token.add_subparsers(metavar="ACTION", required=True)
     create = token_sub.add_parser("create", parents=[common])
     create.add_argument("--role", required=True,
-                        choices=("viewer", "operator", "technician", "admin"))
+                        choices=ROLES)
     create.add_argument("--name", required=True)
     create.add_argument("--expires-days", type=_positive_days, default=None)
     create.set_defaults(handler=_cmd_token_create)
@@ -95,6 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     revoke = token_sub.add_parser("revoke", parents=[common])
     revoke.add_argument("name")
     revoke.set_defaults(handler=_cmd_token_revoke)
+
+    user = sub.add_parser("user", parents=[common], help="people's accounts (name and password)")
+    user_sub = user.add_subparsers(metavar="ACTION", required=True)
+    password_stdin = argparse.ArgumentParser(add_help=False)
+    password_stdin.add_argument("--password-stdin", action="store_true",
+                                help="read the password from the first line of standard input "
+                                     "(default: ask twice at the terminal)")
+    user_create = user_sub.add_parser("create", parents=[common, password_stdin])
+    user_create.add_argument("--name", required=True)
+    user_create.add_argument("--role", required=True, choices=ROLES)
+    user_create.set_defaults(handler=_cmd_user_create)
+    user_list = user_sub.add_parser("list", parents=[common])
+    user_list.set_defaults(handler=_cmd_user_list)
+    user_passwd = user_sub.add_parser("passwd", parents=[common, password_stdin],
+                                      help="set a new password (also enables the account)")
+    user_passwd.add_argument("name")
+    user_passwd.set_defaults(handler=_cmd_user_passwd)
+    user_disable = user_sub.add_parser("disable", parents=[common])
+    user_disable.add_argument("name")
+    user_disable.set_defaults(handler=_cmd_user_disable)
 
     devices = sub.add_parser("devices", parents=[common], help="probe every device once")
     devices.set_defaults(handler=_cmd_devices)
@@ -268,6 +293,73 @@ def _cmd_token_revoke(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"communectl: no token named {args.name!r}", file=sys.stderr)
     return EXIT_FAILURE
+
+
+def _user_book(args: argparse.Namespace):  # returns controller.platform.users.UserBook
+    from controller.platform.store import Store
+    from controller.platform.users import UserBook
+
+    config, _ = _load(args)
+    return UserBook(Store(config.storage.path))
+
+
+def _new_password(args: argparse.Namespace) -> str | None:
+    """The password from stdin or asked twice at the terminal; None after a message."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        print("communectl: no terminal to ask the password at; use --password-stdin",
+              file=sys.stderr)
+        return None
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != first:
+        print("communectl: the two passwords differ; nothing changed", file=sys.stderr)
+        return None
+    return first
+
+
+def _cmd_user_create(args: argparse.Namespace) -> int:
+    book = _user_book(args)
+    password = _new_password(args)
+    if password is None:
+        return EXIT_USAGE
+    user = book.create(name=args.name, role=args.role, password=password,
+                       now=SystemClock().now())
+    print(f"user {user.name} ({user.role}) created")
+    return EXIT_OK
+
+
+def _cmd_user_list(args: argparse.Namespace) -> int:
+    print(f"{'name':<20} {'role':<11} {'state':<9} password changed")
+    for user in _user_book(args).list():
+        state = "disabled" if user.disabled else "locked" if user.is_locked(
+            at=SystemClock().now()) else "active"
+        print(f"{user.name:<20} {user.role:<11} {state:<9} "
+              f"{user.password_changed_at.isoformat(timespec='seconds')}")
+    return EXIT_OK
+
+
+def _cmd_user_passwd(args: argparse.Namespace) -> int:
+    book = _user_book(args)
+    if book.get(args.name) is None:
+        print(f"communectl: no user named {args.name!r}", file=sys.stderr)
+        return EXIT_FAILURE
+    password = _new_password(args)
+    if password is None:
+        return EXIT_USAGE
+    book.set_password(args.name, password, now=SystemClock().now())
+    print(f"password of {args.name} changed")
+    return EXIT_OK
+
+
+def _cmd_user_disable(args: argparse.Namespace) -> int:
+    book = _user_book(args)
+    if book.get(args.name) is None:
+        print(f"communectl: no user named {args.name!r}", file=sys.stderr)
+        return EXIT_FAILURE
+    book.disable(args.name)
+    print(f"user {args.name} disabled; `communectl user passwd {args.name}` enables it again")
+    return EXIT_OK
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
