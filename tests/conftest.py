@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 SOCAT_START_TIMEOUT_S = 5.0
+
+
+async def eventually(condition: Callable[[], bool], what: str = "", *,
+                     timeout_s: float = 10.0) -> None:
+    """Wait (real time) until ``condition()`` holds, for I/O to land: a deadline, not a
+    timing assertion. Fails naming ``what`` when it does not come within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s:g} s: {what or condition}"
+        await asyncio.sleep(0.01)
 
 
 def require_program(name: str) -> str:

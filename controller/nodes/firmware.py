@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from controller.errors import ControllerError
 from controller.nodes.node_zones import MediaShelf
 from controller.platform.alarms import AlarmBook
 from controller.platform.clock import Clock
@@ -124,5 +125,5 @@ class FirmwareBook:
                            lambda d: {**d, "nodes": {**d["nodes"], node: state}})
 
 
-class RolloutFailed(Exception):
-    pass
+class RolloutFailed(ControllerError):
+    """A node of a rollout did not take its image: the rollout stops there."""

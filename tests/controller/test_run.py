@@ -21,6 +21,7 @@ import pytest
 
 from controller.platform.store import Store
 from drivers.simulator import SimulatedCabinet
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -146,12 +147,6 @@ def controller(tmp_path: Path, cabinet: SimulatedCabinet) -> Controller:
             ctl.proc.wait()
         if ctl.proc.stdout is not None:
             ctl.proc.stdout.close()
-
-
-async def eventually(condition, timeout_s: float = 10.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 async def wait_exit(proc: subprocess.Popen[str], timeout_s: float = 15.0) -> int:

@@ -9,8 +9,7 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -19,7 +18,7 @@ import pytest
 
 from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
 from firmware_bridge.topics import HaCircuit, HaCommand
-from tests.conftest import require_program
+from tests.conftest import eventually, require_program
 
 pytestmark = pytest.mark.integration
 ROOT = "communectl/thieu-long"
@@ -61,13 +60,6 @@ class FakePort:
     async def back_to_schedule(self, circuit_id: str) -> int:
         self.commands.append((circuit_id, {"ha": "back to schedule"}))
         return 0
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
-        await asyncio.sleep(0.02)
 
 
 class Watcher:

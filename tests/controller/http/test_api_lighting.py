@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import httpx
@@ -13,18 +12,12 @@ from controller.lighting.programs import site_of
 from controller.plan import build_plan, window_bounds
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
+from tests.conftest import eventually
 from tests.controller.conftest import API_HOLIDAY, API_NOON, ICT, RELAY_UNIT
 
 Headers = dict[str, dict[str, str]]
 OVERRIDE = {"target": "circuit:road-5", "state": "on", "duration_min": 30,
             "reason": "replacing a lamp"}
-
-
-async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    """Wait (real time) for I/O to land; a deadline, not a timing assertion."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 # -- circuits ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from controller.http.server import TICK_S, ApiServer
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
+from tests.conftest import eventually
 from tests.controller.conftest import RELAY_UNIT
 
 pytestmark = pytest.mark.integration
@@ -39,13 +40,6 @@ class QuietServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    """Wait (real time) for I/O to land; a deadline, not a timing assertion."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture

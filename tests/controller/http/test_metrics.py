@@ -26,7 +26,7 @@ from controller.platform.clock import FakeClock
 from controller.runtime import Runtime, build_runtime
 from drivers.modbus import ModbusBus
 from drivers.simulator import SimulatedCabinet
-from tests.conftest import require_program
+from tests.conftest import eventually, require_program
 from tests.controller.conftest import RADIO_DAWN, RADIO_UNIT, radio_config_text
 from tests.controller.radio.test_broadcasts import Radio
 
@@ -74,13 +74,6 @@ async def cabinet() -> AsyncIterator[SimulatedCabinet]:
     await cabinet.start_tcp("127.0.0.1", 0)
     yield cabinet
     await cabinet.stop()
-
-
-async def eventually(condition: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
-    """Wait (real time) for I/O to land; a deadline, not a timing assertion."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def run_until(clock: FakeClock, condition: Callable[[], bool], *,

@@ -5,7 +5,7 @@ back, and the alarms a cabinet can raise."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from controller.platform.clock import FakeClock
 from controller.runtime import Runtime, build_runtime
 from drivers.modbus import ModbusBus
 from drivers.simulator import Lamp, SimulatedCabinet
+from tests.conftest import eventually
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
 # An ordinary Tuesday (no holiday): at Thiệu Long sunset is about 17:15, sunrise about 06:15.
@@ -134,13 +135,6 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     yield Site(tmp_path / "data", north, south, ports)
     await north.stop()
     await south.stop()
-
-
-async def eventually(condition: Callable[[], bool], *, timeout_s: float = 5.0) -> None:
-    """Wait (real time) for I/O to land; a deadline, not a timing assertion."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_started_in_the_evening_the_lights_go_on_at_once(site: Site) -> None:

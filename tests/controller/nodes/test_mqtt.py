@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Self
 
@@ -22,6 +21,7 @@ from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from firmware_bridge.bridge import connect
 from firmware_bridge.fleet import fleet_announce, fleet_status
+from tests.conftest import eventually
 from tests.controller.conftest import API_NOON, RELAY_UNIT
 
 pytestmark = pytest.mark.integration
@@ -65,13 +65,6 @@ output = "null"
 url = "mqtt://127.0.0.1:{broker}"
 accept_commands = true
 """
-
-
-async def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -20,6 +19,7 @@ from controller.config import parse_config
 from controller.platform.clock import FakeClock
 from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
+from tests.conftest import eventually
 from tests.controller.conftest import API_NOON, ICT, RELAY_UNIT
 
 pytestmark = pytest.mark.integration
@@ -81,13 +81,6 @@ url = "mqtt://127.0.0.1:{broker}"
 accept_commands = true
 ha_discovery = true
 """
-
-
-async def eventually(condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.02)
 
 
 class HomeAssistant:
