@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from schedules.calendars import Calendar
@@ -34,6 +34,10 @@ class Desired:
     rule: str | None  # the window that decides, None when no window contains the instant
     since: datetime | None  # when this level began, if within the search horizon
     until: datetime | None  # when it next changes, if within the search horizon
+    # Which of the programme's windows (their index) decides now, as ``rule`` says in text,
+    # and which decides from ``until`` on; not part of equality, which compares the states.
+    window: int | None = field(default=None, compare=False)
+    next_window: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Transition:
     state: str  # "on" | "off"
     level: int
     rule: str | None  # the window now deciding, or the one that just ended
+    window: int | None = field(default=None, compare=False)  # that window's index
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,15 @@ def desired_state(program: Program, site: Site, calendars: Mapping[str, Calendar
     points = changes(spans)
     since = max((c.time for c in points if c.time <= at_utc), default=None)
     until = min((c.time for c in points if c.time > at_utc), default=None)
+    if until is not None and until >= exact_to:
+        until = None
+    following = winner_at(spans, until) if until is not None else None
     return Desired(
         state=_state(level), level=level, rule=winner.rule if winner else None,
         since=since.astimezone(site.tz) if since and since >= exact_from else None,
-        until=until.astimezone(site.tz) if until and until < exact_to else None)
+        until=until.astimezone(site.tz) if until else None,
+        window=winner.rank if winner else None,
+        next_window=following.rank if following else None)
 
 
 def transitions(program: Program, site: Site, calendars: Mapping[str, Calendar], *,
@@ -118,7 +128,7 @@ def _plan(windows: tuple[Window, ...], site: Site, calendars: tuple[tuple[str, C
     # may open before `end` (_horizon).
     spans, skipped = _spans(windows, site, dict(calendars), first_shown - 2 * _DAY,
                             last_shown + _DAY)
-    found = (Transition(c.time.astimezone(site.tz), _state(c.level), c.level, c.rule)
+    found = (Transition(c.time.astimezone(site.tz), _state(c.level), c.level, c.rule, c.window)
              for c in changes(spans) if start <= c.time < end)
     shown = (s for s in skipped
              if first_shown <= s.day <= last_shown and _midnight_utc(site, s.day) < end)

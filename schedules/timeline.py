@@ -7,7 +7,7 @@ time, which is wrong in the hour a DST change repeats.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
@@ -31,6 +31,8 @@ class Change:
     time: datetime
     level: int
     rule: str | None
+    # The rank (the window's index) of the span ``rule`` is of; not part of equality.
+    window: int | None = field(default=None, compare=False)
 
 
 def winner_at(spans: Iterable[Span], at: datetime) -> Span | None:
@@ -56,8 +58,9 @@ def changes(spans: Iterable[Span]) -> list[Change]:
         winner = min(active, key=_precedence) if active else None
         new_level = winner.level if winner else 0
         if new_level != level:
-            rule = winner.rule if winner else (previous.rule if previous else None)
-            found.append(Change(time, new_level, rule))
+            decides = winner or previous
+            found.append(Change(time, new_level, decides.rule if decides else None,
+                                decides.rank if decides else None))
             level = new_level
     return found
 

@@ -40,6 +40,68 @@ class HealthPublic(BaseModel):
     version: str
 
 
+# -- time expressions as structured terms (schedules.explain) -----------------------------------
+
+SunEvent = Literal["sunrise", "sunset", "dawn", "dusk"]  # schedules.solar.EVENTS
+
+
+class ClockTerm(BaseModel):
+    """A site-local wall time: ``23:00``."""
+
+    kind: Literal["clock"]
+    time: str = Field(description="HH:MM, site-local")
+
+
+class SunTerm(BaseModel):
+    """A sun event with an offset: ``sunset+5m`` is event sunset, offset_min 5."""
+
+    kind: Literal["sun"]
+    event: SunEvent
+    offset_min: int = Field(description="minutes after the event; negative: before it")
+
+
+class CombinedTerm(BaseModel):
+    """``earliest(a, b)``: whichever comes first; ``latest(a, b)``: whichever comes last."""
+
+    kind: Literal["earliest", "latest"]
+    of: list[TimeTerm]
+
+
+TimeTerm = Annotated[ClockTerm | SunTerm | CombinedTerm, Field(discriminator="kind")]
+CombinedTerm.model_rebuild()
+
+
+class WindowExplained(BaseModel):
+    """A lighting window's times as terms for a page to put in words (no words in it)."""
+
+    on: TimeTerm
+    off: TimeTerm
+    level: int
+    days: list[int] | None = Field(description="weekdays, 0 = Monday; null: every day")
+    calendar: str | None = Field(description="calendar id, or null")
+
+
+class OverrideExplained(BaseModel):
+    id: str
+    until: datetime
+    reason: str
+    created_by: str
+
+
+class DesiredExplained(BaseModel):
+    """Why a circuit is in its state, as data (no words): the programme's window in force, or
+    the next one while no window is; or the override that decides."""
+
+    source: Literal["schedule", "override", "default", "failsafe"]
+    window: WindowExplained | None = Field(
+        description="schedule: the window in force; default: the window that switches next, "
+                    "if within two days; else null")
+    window_index: int | None = Field(description="that window's index in the programme")
+    window_in_force: bool
+    until: datetime | None = Field(description="the next switch time, if known")
+    override: OverrideExplained | None = Field(description="override: the one that decides")
+
+
 # -- circuits ----------------------------------------------------------------------------------
 
 class DesiredPublic(BaseModel):
@@ -49,6 +111,7 @@ class DesiredPublic(BaseModel):
     rule: str | None = Field(description="the window or override that decides")
     since: datetime | None = None
     until: datetime | None = Field(default=None, description="when it next changes, if known")
+    explained: DesiredExplained = Field(description="the same, as structured terms")
 
 
 class CommandedPublic(BaseModel):

@@ -17,7 +17,7 @@ from controller.config import (
     LightingProgramConfig,
     WindowConfig,
 )
-from controller.http.models import State
+from controller.http.models import State, WindowExplained
 from controller.lighting.orders import OverrideOrder
 from controller.lighting.records import (
     CalendarView,
@@ -27,6 +27,7 @@ from controller.lighting.records import (
     ProgramView,
     ProgramWindow,
 )
+from schedules.explain import window_terms
 
 MAX_WINDOWS = 48
 MAX_CALENDAR_ENTRIES = 1000
@@ -68,12 +69,18 @@ class LightingProgramUpdate(BaseModel):
     id: str | None = Field(default=None, description="if given, must be the id in the path")
     name: str = Field(default="", max_length=MAX_NAME)
     windows: list[WindowConfig] = Field(max_length=MAX_WINDOWS)
+    windows_explained: list[WindowExplained] | None = Field(
+        default=None, max_length=MAX_WINDOWS,
+        description="read-only: ignored, so that a programme may be sent back as it was read")
 
 
 class LightingProgramPublic(BaseModel):
     id: str
     name: str
     windows: list[WindowConfig]
+    windows_explained: list[WindowExplained] | None = Field(
+        description="the windows' times as structured terms, in the same order (null if the "
+                    "stored programme no longer parses)")
     circuits: list[str] = Field(description="circuits of the config that follow it")
 
 
@@ -124,8 +131,10 @@ def program_public(view: ProgramView) -> LightingProgramPublic:
     windows = [WindowConfig.model_construct(
         on=w.on, off=w.off, level=w.level, days=None if w.days is None else list(w.days),
         calendar=w.calendar) for w in program.windows]
+    explained = None if view.parsed is None else [
+        WindowExplained.model_validate(window_terms(w)) for w in view.parsed.windows]
     return LightingProgramPublic(id=program.id, name=program.name, windows=windows,
-                                 circuits=list(view.circuits))
+                                 windows_explained=explained, circuits=list(view.circuits))
 
 
 def calendar_record(calendar_id: str, name: str, dates: list[str],

@@ -3,7 +3,6 @@ appears in /circuits and in /status, a plan entry in /plan and in /status)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +13,17 @@ from controller.http.models import (
     DesiredPublic,
     DevicePublic,
     EventPublic,
+    OverrideExplained,
     PlanEntryPublic,
     PlanNotePublic,
+    WindowExplained,
 )
 from controller.lighting.programs import site_of
 from controller.lighting.records import CircuitState, Desired
 from controller.plan import PlanEntry, PlanNote, build_plan
 from controller.runtime import Runtime
+from schedules.explain import window_terms
+from schedules.windows import Window
 
 
 def circuit_public(state: CircuitState) -> CircuitPublic:
@@ -40,7 +43,23 @@ def circuits_public(runtime: Runtime) -> list[CircuitPublic]:
 
 
 def desired_public(desired: Desired) -> DesiredPublic:
-    return DesiredPublic.model_validate(asdict(desired))
+    override = desired.override
+    explained = {
+        "source": desired.source,
+        "window": None if desired.window is None else window_terms(desired.window),
+        "window_index": desired.window_index, "window_in_force": desired.window_in_force,
+        "until": desired.until,
+        "override": None if override is None else OverrideExplained(
+            id=override.id, until=override.until, reason=override.reason,
+            created_by=override.created_by)}
+    return DesiredPublic.model_validate({
+        "state": desired.state, "level": desired.level, "source": desired.source,
+        "rule": desired.rule, "since": desired.since, "until": desired.until,
+        "explained": explained})
+
+
+def window_explained(window: Window) -> WindowExplained:
+    return WindowExplained.model_validate(window_terms(window))
 
 
 def devices_public(runtime: Runtime) -> list[DevicePublic]:

@@ -139,7 +139,7 @@ class LightingCoordinator:
             level = override.level if override.state == "on" else 0
             return Desired(state=override.state, level=level, source="override",
                            rule=f"override {override.id}: {override.reason}".rstrip(": "),
-                           since=override.created_at, until=override.until)
+                           since=override.created_at, until=override.until, override=override)
         if not self.clock_trusted():
             return Desired("on", 100, "failsafe", "the clock cannot be trusted: lights on "
                            "until the time is set (controller.platform.clock_guard)", None, None)
@@ -150,8 +150,10 @@ class LightingCoordinator:
             return Desired("off", 0, "default", None, None, None)
         wanted = desired_state(program, self._site, calendars, at=at)
         source = "schedule" if wanted.rule else "default"
+        index = wanted.window if wanted.window is not None else wanted.next_window
         return Desired(wanted.state, wanted.level, source, wanted.rule, wanted.since,
-                       wanted.until)
+                       wanted.until, window=None if index is None else program.windows[index],
+                       window_index=index)
 
     # -- reconcile ---------------------------------------------------------------------------
 

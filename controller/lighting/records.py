@@ -24,6 +24,7 @@ from typing import Literal, cast
 
 from controller.config import CircuitConfig
 from controller.platform import documents as fields
+from schedules.windows import Program, Window
 
 State = Literal["on", "off"]
 Source = Literal["schedule", "override", "default", "failsafe"]
@@ -202,10 +203,12 @@ class LightingCalendar:
 
 @dataclass(frozen=True)
 class ProgramView:
-    """A stored programme and the circuits of the config that follow it."""
+    """A stored programme, the circuits of the config that follow it, and its windows as the
+    schedule code reads them (None if the stored document no longer parses)."""
 
     program: LightingProgram
     circuits: tuple[str, ...]
+    parsed: Program | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,15 @@ class Desired:
     rule: str | None
     since: datetime | None
     until: datetime | None
+    # The programme's window in force ("schedule"), else the one that switches next ("default"
+    # between windows), if within the search horizon; the override that decides ("override").
+    window: Window | None = None
+    window_index: int | None = None
+    override: Override | None = None
+
+    @property
+    def window_in_force(self) -> bool:
+        return self.source == "schedule" and self.window is not None
 
 
 @dataclass(frozen=True)

@@ -285,11 +285,19 @@ class LightingService:
         self._book.remember_program(program, parsed)  # parsed once, while it was checked
         self._coordinator.wake()
         await self._trail.record(actor, action, program.id, program.to_doc())
-        return self._program_view(program)
+        return self._program_view(program, parsed)
 
-    def _program_view(self, program: LightingProgram) -> ProgramView:
+    def _program_view(self, program: LightingProgram,
+                      parsed: Program | None = None) -> ProgramView:
+        if parsed is None:
+            parsed = self._book.programs().get(program.id)
+        if parsed is None:  # left out of the book (an unknown calendar): its windows still read
+            try:
+                parsed = parse_program(program)
+            except InvalidInput:
+                parsed = None
         return ProgramView(program, tuple(c.id for c in self._config.circuits
-                                          if c.program == program.id))
+                                          if c.program == program.id), parsed)
 
     def _checked_program(self, program: LightingProgram, tables: Tables) -> Program:
         parsed = parse_program(program)

@@ -323,3 +323,28 @@ def test_transitions_match_desired_state_sampled_every_minute(
         program: Program, site: Site, start: datetime) -> None:
     assert planned_changes(program, site, CALENDARS, start, days=7) == \
         sampled_changes(program, site, CALENDARS, start, days=7)
+
+
+# -- which window decides, by its index ---------------------------------------------------------
+
+@pytest.mark.parametrize(("at", "window", "next_window"), [
+    (local(ORDINARY_DAY, 12), None, 0),  # off by day: the evening window switches next
+    (local(ORDINARY_DAY, 20), 0, None),  # the evening window lit; off at 23:00
+    (local(ORDINARY_DAY, 23, 30), None, 1),  # off after 23:00; the morning window next
+    (local(next_day(ORDINARY_DAY), 4, 45), 1, None),
+])
+def test_desired_names_the_window_in_force_and_the_next_one(
+        at: datetime, window: int | None, next_window: int | None) -> None:
+    found = desired_state(PART_NIGHT, THIEU_LONG, CALENDARS, at=at)
+    assert (found.window, found.next_window) == (window, next_window)
+    if window is not None:
+        assert found.rule == PART_NIGHT.windows[window].rule
+
+
+def test_a_level_change_names_the_window_that_takes_over() -> None:
+    at = local(ORDINARY_DAY, 20)
+    found = desired_state(HALF_AFTER_23, THIEU_LONG, NO_CALENDARS, at=at)
+    assert (found.window, found.next_window, found.until) == (0, 1, local(ORDINARY_DAY, 23))
+    night = transitions(HALF_AFTER_23, THIEU_LONG, NO_CALENDARS, start=local(ORDINARY_DAY, 12),
+                        end=local(next_day(ORDINARY_DAY), 12))
+    assert [(t.level, t.window) for t in night] == [(100, 0), (50, 1), (0, 1)]

@@ -10,8 +10,10 @@ import pytest
 
 from controller.lighting.programs import site_of
 from controller.plan import build_plan, window_bounds
+from controller.platform.clock import FakeClock
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
+from schedules.solar import sun_event
 from tests.conftest import eventually
 from tests.controller.conftest import API_HOLIDAY, API_NOON, ICT, RELAY_UNIT
 
@@ -248,3 +250,43 @@ async def test_an_offline_device_degrades_health_and_raises_an_alarm(
                                                                       "relay-1")]
     assert status["counts"]["devices_offline"] == 1
     assert status["circuits"][0]["actual"] is None
+
+
+# -- why a circuit is in its state, as terms -----------------------------------------------------
+
+PART_NIGHT_EVENING = {
+    "on": {"kind": "sun", "event": "sunset", "offset_min": 5},
+    "off": {"kind": "earliest", "of": [{"kind": "clock", "time": "23:00"},
+                                       {"kind": "sun", "event": "sunrise", "offset_min": -10}]},
+    "level": 100, "days": None, "calendar": None}
+
+
+async def test_desired_explains_the_window_next_in_force_and_the_override(
+        api_client: httpx.AsyncClient, role_headers: Headers, api_runtime: Runtime) -> None:
+    site = site_of(api_runtime.config)
+    sunset = sun_event(site, API_NOON.date(), "sunset")
+    by_day = (await api_client.get("/circuits/road-5", headers=role_headers["viewer"])).json()
+    assert by_day["desired"]["explained"] == {
+        "source": "default", "window": PART_NIGHT_EVENING, "window_index": 0,
+        "window_in_force": False, "until": by_day["desired"]["until"], "override": None}
+    assert datetime.fromisoformat(by_day["desired"]["until"]) == sunset + timedelta(minutes=5)
+
+    assert isinstance(api_runtime.clock, FakeClock)
+    await api_runtime.clock.set(API_NOON.replace(hour=20))
+    evening = (await api_client.get("/circuits", headers=role_headers["viewer"])).json()[0]
+    assert evening["desired"]["source"] == "schedule"
+    assert evening["desired"]["explained"] == {
+        "source": "schedule", "window": PART_NIGHT_EVENING, "window_index": 0,
+        "window_in_force": True, "until": evening["desired"]["until"], "override": None}
+    assert datetime.fromisoformat(evening["desired"]["until"]) == API_NOON.replace(hour=23)
+
+    created = (await api_client.post("/overrides", json=OVERRIDE,
+                                     headers=role_headers["technician"])).json()
+    status = (await api_client.get("/status", headers=role_headers["viewer"])).json()
+    explained = status["circuits"][0]["desired"]["explained"]
+    assert explained == {**explained, "source": "override", "window": None,
+                         "window_in_force": False}
+    assert explained["override"] == {"id": created["id"], "until": created["until"],
+                                     "reason": "replacing a lamp",
+                                     "created_by": "technician-token"}
+    assert explained["until"] == created["until"]

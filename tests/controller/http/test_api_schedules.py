@@ -34,6 +34,17 @@ async def test_programmes_are_listed_with_the_circuits_that_follow_them(
                                 headers=role_headers["viewer"])).json()
     assert one["windows"][2] == {"on": "sunset+5m", "off": "sunrise-10m", "level": 100,
                                  "days": None, "calendar": "holidays"}
+    sunset_5m = {"kind": "sun", "event": "sunset", "offset_min": 5}
+    sunrise_10m = {"kind": "sun", "event": "sunrise", "offset_min": -10}
+    assert one["windows_explained"] == [
+        {"on": sunset_5m, "off": {"kind": "earliest", "of": [
+            {"kind": "clock", "time": "23:00"}, sunrise_10m]},
+         "level": 100, "days": None, "calendar": None},
+        {"on": {"kind": "clock", "time": "04:30"}, "off": sunrise_10m, "level": 100,
+         "days": None, "calendar": None},
+        {"on": sunset_5m, "off": sunrise_10m, "level": 100, "days": None,
+         "calendar": "holidays"}]
+    assert listed[1]["windows_explained"] == one["windows_explained"]
     missing = await api_client.get("/lighting-programs/nope", headers=role_headers["viewer"])
     assert missing.status_code == 404
 
@@ -46,7 +57,11 @@ async def test_create_a_programme_once(api_client: httpx.AsyncClient, role_heade
                                    headers=role_headers["technician"])
     assert created.status_code == 201
     assert created.json() == {**EVENING_ONLY, "circuits": [],
-                              "windows": [{**EVENING_WINDOW, "calendar": None}]}
+                              "windows": [{**EVENING_WINDOW, "calendar": None}],
+                              "windows_explained": [{
+                                  "on": {"kind": "sun", "event": "sunset", "offset_min": 0},
+                                  "off": {"kind": "clock", "time": "22:00"}, "level": 80,
+                                  "days": [5, 6], "calendar": None}]}
     assert (again.status_code, again.json()["error"]["field"]) == (409, "id")
     assert "evening-only" in api_runtime.programs.programs()
     assert [(r["action"], r["target"]) for r in api_runtime.audit.query()] == [

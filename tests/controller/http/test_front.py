@@ -208,6 +208,10 @@ async def test_a_change_sent_through_the_front_shows_in_the_next_status(
     assert before["counts"]["overrides_active"] == 0
     assert after["counts"]["overrides_active"] == 1
     assert after["circuits"][0]["desired"]["source"] == "override"
+    # The mirror copies the controller's body: the structured reason is there too.
+    assert after["circuits"][0]["desired"]["explained"]["override"] == {
+        "id": created.json()["id"], "until": created.json()["until"], "reason": "test",
+        "created_by": "tech"}
     async with asyncio.timeout(10):
         while running.cabinet.coils(1)[0] is not True:
             await asyncio.sleep(0.02)
