@@ -26,7 +26,15 @@ lint: $(BIN)/communectl
 	$(BIN)/lint-imports || status=1; \
 	exit $$status
 
-test: system-deps $(BIN)/communectl lint
+# axe-core, the accessibility checker the browser tests inject (tests/controller/http/browser.py):
+# fetched once from npm into the venv, never loaded by the page itself.
+AXE := $(VENV)/share/axe-core/axe.min.js
+$(AXE): | $(BIN)/communectl
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@4.10.3 >/dev/null && \
+	tar xzf axe-core-4.10.3.tgz package/axe.min.js && cd - >/dev/null && \
+	mkdir -p $(dir $@) && mv $$tmp/package/axe.min.js $@ && rm -rf $$tmp
+
+test: system-deps $(BIN)/communectl $(AXE) lint
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/communectl
