@@ -58,5 +58,10 @@ class NotAudio(AudioError):
     """The file holds no audio stream we can play (an upload that only pretends to be audio)."""
 
 
+class UnknownDuration(NotAudio):
+    """An audio stream whose container does not say how long it is: a recording streamed as it
+    was made (a browser's MediaRecorder WebM/Opus) carries no duration until it is read through."""
+
+
 class StreamFailed(AudioError):
     """A relayed stream could not be opened, or stopped before its duration was over."""

@@ -16,7 +16,7 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from drivers.errors import AudioError, NotAudio
+from drivers.errors import AudioError, NotAudio, UnknownDuration
 from drivers.pcm import PCM_CHANNELS, PCM_RATE, PCM_WIDTH
 
 PROBE_TIMEOUT_S = 20.0
@@ -54,7 +54,7 @@ async def probe(path: Path, *, program: str = "ffprobe") -> MediaInfo:
     stream = streams[0]
     duration = _number(container.get("duration")) or _number(stream.get("duration"))
     if duration <= 0:
-        raise NotAudio("the audio stream has no duration")
+        raise UnknownDuration("the audio stream has no duration")
     return MediaInfo(format=name, codec=str(stream.get("codec_name", "")),
                      duration_s=duration, sample_rate=int(_number(stream.get("sample_rate"))),
                      channels=int(stream.get("channels") or 0))

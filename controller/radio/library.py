@@ -23,6 +23,7 @@ from pathlib import Path
 from controller.platform.store import Store
 from controller.radio.records import AudioFile, RadioBook
 from drivers import media
+from drivers.errors import AudioError, UnknownDuration
 
 # ffprobe's format names -> the extension the file is kept under.
 EXTENSIONS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg", "flac": "flac",
@@ -49,8 +50,16 @@ class AudioLibrary:
 
     async def add(self, upload: Path, *, name: str, uploaded_by: str,
                   now: datetime) -> AudioFile:
-        """Probe ``upload`` (raises NotAudio), then move it into the library and record it."""
-        info = await media.probe(upload)
+        """Probe ``upload`` (raises NotAudio), then move it into the library and record it.
+
+        A recording made in the page (MediaRecorder's WebM/Opus, streamed without a duration)
+        is decoded to the house-format WAV, which is what is kept: its length is then known, as
+        the plan and the overlap checks need, and it airs without decoding."""
+        try:
+            info = await media.probe(upload)
+        except UnknownDuration:
+            upload = await _decoded_recording(upload)
+            info = await media.probe(upload)
         display_name = clean_name(name) or "audio"
         audio_id = f"{_slug(display_name)}-{secrets.token_hex(3)}"
         extension = EXTENSIONS.get(info.format, "audio")
@@ -87,6 +96,19 @@ class AudioLibrary:
             self.decoded_folder.mkdir(parents=True, exist_ok=True)
             await media.decode_to_wav(self.path_of(audio), target)
         return target
+
+
+async def _decoded_recording(upload: Path) -> Path:
+    """``upload`` decoded to a WAV beside it (the original removed); NotAudio if ffmpeg cannot
+    read it through either."""
+    decoded = upload.with_name(f"{upload.name}.wav")
+    try:
+        await media.decode_to_wav(upload, decoded)
+    except AudioError as exc:
+        raise UnknownDuration(f"the audio stream has no duration and does not decode: {exc}") \
+            from exc
+    upload.unlink(missing_ok=True)
+    return decoded
 
 
 def clean_name(name: str) -> str:
