@@ -21,8 +21,8 @@ from schedules.solar import Site, clear_sun_cache
 from schedules.timeline import Span, changes, winner_at
 from schedules.windows import MAX_WINDOW, Program, Window, clear_span_cache
 
-__all__ = ["Desired", "Program", "SkippedWindow", "Transition", "Window", "clear_caches",
-           "desired_state", "plan", "transitions"]
+__all__ = ["Desired", "LitSpan", "Night", "Program", "SkippedWindow", "Transition", "Window",
+           "clear_caches", "desired_state", "nights", "plan", "transitions"]
 
 _DAY = timedelta(days=1)
 
@@ -106,6 +106,62 @@ def plan(program: Program, site: Site, calendars: Mapping[str, Calendar], *,
     found, skipped = _plan(program.windows, site, used, start.astimezone(UTC),
                            end.astimezone(UTC))
     return list(found), list(skipped)
+
+
+@dataclass(frozen=True)
+class LitSpan:
+    """The programme lit at ``level`` from ``on`` to ``off`` (None: beyond what is known)."""
+
+    on: datetime
+    off: datetime | None
+    level: int
+    window: int | None  # the deciding window's index
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class Night:
+    """One plan day (local noon to the next noon, so that a night is whole): what is lit in
+    it, and the windows of that local day skipped for want of a sun event."""
+
+    day: date
+    spans: tuple[LitSpan, ...]
+    skipped: tuple[SkippedWindow, ...]
+
+
+def nights(program: Program, site: Site, calendars: Mapping[str, Calendar], *, first: date,
+           days: int) -> list[Night]:
+    """``days`` plan days from ``first``: ``plan``'s transitions paired into lit spans, each
+    in the plan day it begins (a level change inside a night ends one span and begins the
+    next); a span still lit at a day's end goes on to the programme's next change."""
+    if days < 1:
+        raise ScheduleError(f"days must be at least 1, got {days}")
+    start = datetime.combine(first, time(12), tzinfo=site.tz)
+    end = datetime.combine(first + days * _DAY, time(12), tzinfo=site.tz)
+    found, skipped = plan(program, site, calendars, start=start, end=end)
+    spans: list[LitSpan] = []
+    at_start = desired_state(program, site, calendars, at=start)
+    if at_start.level and (not found or found[0].time > start):
+        spans.append(LitSpan(at_start.since or start,
+                             found[0].time if found else at_start.until,
+                             at_start.level, at_start.window, at_start.rule))
+    for index, change in enumerate(found):
+        if not change.level:
+            continue
+        if index + 1 < len(found):
+            off: datetime | None = found[index + 1].time
+        else:
+            off = desired_state(program, site, calendars, at=change.time).until
+        spans.append(LitSpan(change.time, off, change.level, change.window, change.rule))
+    # A span lit since before ``start`` is shown on the first day.
+    return [Night(day, tuple(s for s in spans if max(_plan_day(s.on, site), first) == day),
+                  tuple(s for s in skipped if s.day == day))
+            for day in (first + n * _DAY for n in range(days))]
+
+
+def _plan_day(instant: datetime, site: Site) -> date:
+    local = instant.astimezone(site.tz)
+    return local.date() - (_DAY if local.time() < time(12) else timedelta(0))
 
 
 def clear_caches(*, keep_sun_events: bool = False) -> None:

@@ -18,13 +18,17 @@ from controller.http.schedule_models import (
     CalendarCreate,
     CalendarPublic,
     CalendarUpdate,
+    LightingPreviewCreate,
+    LightingPreviewPublic,
     LightingProgramCreate,
     LightingProgramPublic,
     LightingProgramUpdate,
     calendar_public,
     calendar_record,
+    preview_public,
     program_public,
     program_record,
+    window_record,
 )
 
 router = json_router(tags=["schedules"])
@@ -35,6 +39,26 @@ router = json_router(tags=["schedules"])
 @router.get("/lighting-programs", summary="Every stored lighting programme")
 async def list_programs(runtime: RuntimeDep, caller: Viewer) -> list[LightingProgramPublic]:
     return [program_public(v) for v in runtime.lighting_service.programs()]
+
+
+PREVIEW_DESCRIPTION = """\
+What windows would do before they are saved: for each plan day from `from` (local; a plan day
+runs from noon to noon, so a night is whole) the spans they light, `on` to `off` with the level
+and the deciding window's index, computed by the same code as the controller (overlapping
+windows united, the highest level winning). `skipped` lists a window left out on a day for
+want of its sun event (polar day or night), as `GET /plan` does. Nothing is stored.
+"""
+
+
+@router.post("/lighting-programs/preview", summary="What windows would do, before saving them",
+             description=PREVIEW_DESCRIPTION)
+async def preview_program(body: LightingPreviewCreate, runtime: RuntimeDep,
+                          caller: Technician) -> LightingPreviewPublic:
+    windows = tuple(window_record(w) for w in body.windows)
+    # A month of a few windows is a few milliseconds (sun events are cached): on the loop,
+    # where the programme book belongs.
+    preview = runtime.lighting_service.preview(windows, first=body.from_, days=body.days)
+    return preview_public(preview, runtime.config.site.timezone)
 
 
 @router.get("/lighting-programs/{program_id}", summary="One lighting programme")

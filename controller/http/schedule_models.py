@@ -8,7 +8,8 @@ network.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ from controller.lighting.records import (
     ProgramView,
     ProgramWindow,
 )
+from controller.lighting.service import ProgramPreview
 from schedules.explain import window_terms
 
 MAX_WINDOWS = 48
@@ -84,6 +86,53 @@ class LightingProgramPublic(BaseModel):
     circuits: list[str] = Field(description="circuits of the config that follow it")
 
 
+class LightingPreviewCreate(BaseModel):
+    """Windows to try before saving them as a programme (``id`` and ``name`` may come along
+    and are ignored), and the plan days to show."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str | None = Field(default=None, description="ignored")
+    name: str = Field(default="", max_length=MAX_NAME, description="ignored")
+    windows: list[WindowConfig] = Field(max_length=MAX_WINDOWS)
+    from_: date | None = Field(default=None, alias="from",
+                               description="first plan day, local; default today")
+    days: int = Field(default=7, ge=1, le=31, description="plan days, 1 to 31")
+
+
+class PreviewSpanPublic(BaseModel):
+    on: datetime = Field(description="switched on (or to this level), local")
+    off: datetime | None = Field(description="switched off or to another level, local; null "
+                                             "if beyond what is known (two days ahead)")
+    level: int
+    window: int | None = Field(description="index of the deciding window")
+
+
+class PreviewSkippedPublic(BaseModel):
+    """A window left out on a day, as GET /plan's skipped reports it."""
+
+    day: date
+    window: int = Field(description="index of the window")
+    rule: str
+    reason: str = Field(description='e.g. "no sunset on 2026-06-21: polar day"')
+
+
+class PreviewNightPublic(BaseModel):
+    day: date = Field(description="the plan day: local noon to the next noon")
+    spans: list[PreviewSpanPublic]
+    skipped: list[PreviewSkippedPublic]
+
+
+class LightingPreviewPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: date = Field(alias="from")
+    days: int
+    timezone: str = Field(description="the site's; every time is local to it")
+    windows_explained: list[WindowExplained]
+    nights: list[PreviewNightPublic]
+
+
 class CalendarCreate(CalendarConfig):
     name: str = Field(default="", max_length=MAX_NAME)
     dates: list[str] = Field(default=[], max_length=MAX_CALENDAR_ENTRIES)
@@ -122,6 +171,21 @@ def window_record(window: WindowConfig) -> ProgramWindow:
 def program_record(program_id: str, name: str, windows: list[WindowConfig]) -> LightingProgram:
     return LightingProgram(id=program_id, name=name,
                            windows=tuple(window_record(w) for w in windows))
+
+
+def preview_public(preview: ProgramPreview, timezone: str) -> LightingPreviewPublic:
+    tz = ZoneInfo(timezone)
+    return LightingPreviewPublic.model_validate({
+        "from": preview.first, "days": preview.days, "timezone": timezone,
+        "windows_explained": [window_terms(w) for w in preview.parsed.windows],
+        "nights": [PreviewNightPublic(
+            day=night.day,
+            spans=[PreviewSpanPublic(on=s.on.astimezone(tz),
+                                     off=None if s.off is None else s.off.astimezone(tz),
+                                     level=s.level, window=s.window) for s in night.spans],
+            skipped=[PreviewSkippedPublic(day=k.day, window=k.window_index, rule=k.rule,
+                                          reason=k.reason) for k in night.skipped])
+            for night in preview.nights]})
 
 
 def program_public(view: ProgramView) -> LightingProgramPublic:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from controller.config import CircuitConfig, Config
 from controller.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +32,7 @@ from controller.lighting.programs import (
     ProgramBook,
     parse_calendar,
     parse_program,
+    site_of,
 )
 from controller.lighting.records import (
     ALL_CIRCUITS,
@@ -44,6 +45,7 @@ from controller.lighting.records import (
     Override,
     OverrideRequest,
     ProgramView,
+    ProgramWindow,
     Reading,
     State,
     circuit_target,
@@ -55,11 +57,29 @@ from controller.platform.clock import Clock
 from controller.platform.devices import DeviceManager
 from controller.platform.store import Store, Tables
 from schedules.calendars import Calendar
-from schedules.lighting import Program
+from schedules.errors import ScheduleError
+from schedules.lighting import Night, Program, nights
+from schedules.lunar import FIRST_YEAR, LAST_YEAR
+
+# A preview of windows not yet saved covers at most this many plan days.
+MAX_PREVIEW_DAYS = 31
+# The lunar calendar is known for these years; a preview looks a few days around its own.
+PREVIEW_FIRST_DAY, PREVIEW_LAST_DAY = date(FIRST_YEAR + 1, 1, 1), date(LAST_YEAR - 1, 1, 1)
 
 # A hold "until the next switch point" with no switch point of the schedule within this holds
 # this long: a circuit whose programme never changes is not forced for ever (docs/mqtt.md).
 HOLD_MAX = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ProgramPreview:
+    """What windows not yet saved would do, night by night, computed as the coordinator
+    computes them."""
+
+    first: date
+    days: int
+    parsed: Program
+    nights: list[Night]
 
 
 @dataclass(frozen=True)
@@ -286,6 +306,31 @@ class LightingService:
         self._coordinator.wake()
         await self._trail.record(actor, action, program.id, program.to_doc())
         return self._program_view(program, parsed)
+
+    def preview(self, windows: tuple[ProgramWindow, ...], *, first: date | None,
+                days: int) -> ProgramPreview:
+        """The lit spans of ``days`` plan days from ``first`` (default today) that these
+        windows give, before they are saved; nothing is stored or audited. A window that does
+        not parse, or names an unknown calendar, is ``InvalidInput`` naming its field."""
+        site = site_of(self._config)
+        first = first or self._clock.now().astimezone(site.tz).date()
+        if not 1 <= days <= MAX_PREVIEW_DAYS:
+            raise InvalidInput(f"a preview covers 1 to {MAX_PREVIEW_DAYS} days",
+                               parts=("days",))
+        if not PREVIEW_FIRST_DAY <= first <= PREVIEW_LAST_DAY:
+            raise InvalidInput(f"previews cover {PREVIEW_FIRST_DAY} to {PREVIEW_LAST_DAY}",
+                               parts=("from",))
+        parsed = parse_program(LightingProgram(id="preview", name="", windows=windows))
+        calendars = self._book.calendars()
+        for index, window in enumerate(windows):
+            if window.calendar is not None and window.calendar not in calendars:
+                raise InvalidInput(f"no calendar {window.calendar!r}; add it first",
+                                   parts=("windows", index, "calendar"))
+        try:
+            found = nights(parsed, site, calendars, first=first, days=days)
+        except ScheduleError as exc:  # a calendar's lunar date beyond the known years
+            raise InvalidInput(str(exc), parts=("from",)) from exc
+        return ProgramPreview(first=first, days=days, parsed=parsed, nights=found)
 
     def _program_view(self, program: LightingProgram,
                       parsed: Program | None = None) -> ProgramView:

@@ -5,11 +5,13 @@ import pytest
 from schedules.errors import ScheduleError
 from schedules.lighting import (
     Desired,
+    LitSpan,
     Program,
     SkippedWindow,
     Transition,
     Window,
     desired_state,
+    nights,
     plan,
     transitions,
 )
@@ -348,3 +350,44 @@ def test_a_level_change_names_the_window_that_takes_over() -> None:
     night = transitions(HALF_AFTER_23, THIEU_LONG, NO_CALENDARS, start=local(ORDINARY_DAY, 12),
                         end=local(next_day(ORDINARY_DAY), 12))
     assert [(t.level, t.window) for t in night] == [(100, 0), (50, 1), (0, 1)]
+
+
+# -- nights: the transitions paired into lit spans, per plan day --------------------------------
+
+def test_nights_pair_the_transitions_into_spans_per_plan_day() -> None:
+    found = nights(PART_NIGHT, THIEU_LONG, CALENDARS, first=ORDINARY_DAY, days=2)
+    assert [n.day for n in found] == [ORDINARY_DAY, next_day(ORDINARY_DAY)]
+    for night in found:
+        morning = next_day(night.day)
+        assert night.spans == (
+            LitSpan(sun(night.day, "sunset", 5), local(night.day, 23), 100, 0, EVENING_RULE),
+            LitSpan(local(morning, 4, 30), sun(morning, "sunrise", -10), 100, 1, MORNING_RULE))
+        assert night.skipped == ()
+
+
+def test_a_level_change_inside_a_night_ends_one_span_and_begins_the_next() -> None:
+    night = nights(HALF_AFTER_23, THIEU_LONG, NO_CALENDARS, first=ORDINARY_DAY, days=1)[0]
+    morning = next_day(ORDINARY_DAY)
+    assert [(s.on, s.off, s.level, s.window) for s in night.spans] == [
+        (sun(ORDINARY_DAY, "sunset", 5), local(ORDINARY_DAY, 23), 100, 0),
+        (local(ORDINARY_DAY, 23), sun(morning, "sunrise", -10), 50, 1)]
+
+
+def test_a_span_lit_at_the_first_noon_is_shown_on_the_first_day() -> None:
+    midday = Program("midday", (Window.parse("11:00", "13:30"),))
+    first = nights(midday, THIEU_LONG, NO_CALENDARS, first=ORDINARY_DAY, days=2)
+    second, third = next_day(ORDINARY_DAY), next_day(next_day(ORDINARY_DAY))
+    # A plan day runs noon to noon: 11:00 of the next morning belongs to the day before.
+    assert [[(s.on, s.off) for s in n.spans] for n in first] == [
+        [(local(ORDINARY_DAY, 11), local(ORDINARY_DAY, 13, 30)),
+         (local(second, 11), local(second, 13, 30))],
+        [(local(third, 11), local(third, 13, 30))]]
+
+
+def test_nights_of_a_polar_day_report_the_skipped_windows() -> None:
+    found = nights(PART_NIGHT, TROMSO, CALENDARS, first=POLAR_WEEK.date(), days=2)
+    assert [n.spans for n in found] == [(), ()]
+    assert [[(s.day, s.window_index) for s in n.skipped] for n in found] == [
+        [(date(2026, 6, 18), 0), (date(2026, 6, 18), 1)],
+        [(date(2026, 6, 19), 0), (date(2026, 6, 19), 1)]]
+    assert found[0].skipped[0].reason.startswith("no sunset on 2026-06-18: polar day")

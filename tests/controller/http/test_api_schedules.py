@@ -3,14 +3,17 @@ and what the coordinator and the plan do with them at once."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from controller.lighting.programs import site_of
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
-from tests.controller.conftest import RELAY_UNIT
+from schedules.solar import sun_event
+from tests.controller.conftest import ICT, RELAY_UNIT
 
 Headers = dict[str, dict[str, str]]
 EVENING_WINDOW = {"on": "sunset", "off": "22:00", "level": 80, "days": ["sat", "sun"]}
@@ -212,3 +215,86 @@ async def test_replacing_a_calendar_changes_the_plan(api_client: httpx.AsyncClie
     assert replaced.status_code == 200
     assert replaced.json()["public_holidays"] is None
     assert (len(before), len(after)) == (8, 4)  # a holiday now: on all night
+
+
+# -- preview -------------------------------------------------------------------------------------
+
+PREVIEW = {"windows": [{"on": "sunset+5m", "off": "earliest(23:00, sunrise-10m)"},
+                       {"on": "23:00", "off": "sunrise-10m", "level": 40, "days": ["sat"]}],
+           "from": "2026-11-27", "days": 3}
+
+
+async def test_a_preview_gives_each_nights_spans_as_the_schedule_computes_them(
+        api_client: httpx.AsyncClient, role_headers: Headers, api_runtime: Runtime) -> None:
+    response = await api_client.post("/lighting-programs/preview", json=PREVIEW,
+                                     headers=role_headers["technician"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["from"], body["days"], body["timezone"]) == (
+        "2026-11-27", 3, "Asia/Ho_Chi_Minh")
+    assert body["windows_explained"][1] == {
+        "on": {"kind": "clock", "time": "23:00"},
+        "off": {"kind": "sun", "event": "sunrise", "offset_min": -10},
+        "level": 40, "days": [5], "calendar": None}
+    # The expectation from the sun's own times: sunset + 5 min to 23:00 every night, and on
+    # Saturday (2026-11-28) 40 % from 23:00 to 10 minutes before Sunday's sunrise.
+    site = site_of(api_runtime.config)
+    expected = []
+    for offset in range(3):
+        day = date(2026, 11, 27) + timedelta(days=offset)
+        spans = [(sun_event(site, day, "sunset") + timedelta(minutes=5),
+                  datetime.combine(day, time(23), tzinfo=ICT), 100, 0)]
+        if day.weekday() == 5:
+            sunrise = sun_event(site, day + timedelta(days=1), "sunrise")
+            spans.append((datetime.combine(day, time(23), tzinfo=ICT),
+                          sunrise - timedelta(minutes=10), 40, 1))
+        expected.append((day.isoformat(), spans))
+    assert [(n["day"], [(datetime.fromisoformat(s["on"]), datetime.fromisoformat(s["off"]),
+                         s["level"], s["window"]) for s in n["spans"]])
+            for n in body["nights"]] == expected
+    assert all(s["on"].endswith("+07:00") for n in body["nights"] for s in n["spans"])
+    assert [n["skipped"] for n in body["nights"]] == [[], [], []]
+    assert api_runtime.audit.query() == []  # nothing stored, nothing to audit
+    assert sorted(api_runtime.programs.programs()) == ["all-night", "part-night"]
+
+
+async def test_a_preview_defaults_to_a_week_from_today(
+        api_client: httpx.AsyncClient, role_headers: Headers) -> None:
+    response = await api_client.post("/lighting-programs/preview",
+                                     json={"windows": PREVIEW["windows"]},
+                                     headers=role_headers["technician"])
+    body = response.json()
+    assert (body["from"], body["days"], len(body["nights"])) == ("2026-11-26", 7, 7)
+
+
+@pytest.mark.parametrize(("document", "status", "field"), [
+    ({**PREVIEW, "windows": [window(on="sunsett")]}, 422, "windows.0.on"),
+    ({**PREVIEW, "windows": [window(), window(off="earliest(23:00)")]}, 422, "windows.1.off"),
+    ({**PREVIEW, "windows": [window(calendar="no-such-calendar")]}, 422, "windows.0.calendar"),
+    ({**PREVIEW, "windows": [window(days=["someday"])]}, 422, "windows.0.days"),
+    ({**PREVIEW, "days": 32}, 422, "days"),
+    ({**PREVIEW, "days": 0}, 422, "days"),
+    ({**PREVIEW, "from": "2026-13-01"}, 422, "from"),
+    ({**PREVIEW, "from": "2300-01-01"}, 422, "from"),
+    ({**PREVIEW, "colour": "red"}, 422, "colour"),
+])
+async def test_a_bad_preview_is_refused_naming_the_field(
+        api_client: httpx.AsyncClient, role_headers: Headers, document: dict[str, Any],
+        status: int, field: str) -> None:
+    response = await api_client.post("/lighting-programs/preview", json=document,
+                                     headers=role_headers["technician"])
+    assert (response.status_code, response.json()["error"]["field"]) == (status, field)
+
+
+async def test_a_preview_names_its_calendar_days_and_needs_a_technician(
+        api_client: httpx.AsyncClient, role_headers: Headers) -> None:
+    # 2026-12-01 is in the config's "holidays" calendar: all night there, else nothing.
+    document = {"windows": [{"on": "sunset+5m", "off": "sunrise-10m",
+                             "calendar": "holidays"}], "from": "2026-11-30", "days": 3}
+    viewer = await api_client.post("/lighting-programs/preview", json=document,
+                                   headers=role_headers["viewer"])
+    body = (await api_client.post("/lighting-programs/preview", json=document,
+                                  headers=role_headers["technician"])).json()
+    assert viewer.status_code == 403
+    assert [(n["day"], len(n["spans"])) for n in body["nights"]] == [
+        ("2026-11-30", 0), ("2026-12-01", 1), ("2026-12-02", 0)]
