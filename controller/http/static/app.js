@@ -2,5 +2,8 @@
 // itself with registerView(); the order of the imports is the order of the navigation bar.
 import { start } from "./core.js";
 import "./home.js";
+import "./lighting.js";
+import "./health.js";
+import "./users.js";
 
 start();
