@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.radio.library import MAX_NAME_CHARS
+
 # What callers send lives with the radio, which MQTT validates with too.
 from controller.radio.requests import (  # noqa: F401
     AnnouncementCreate,
@@ -19,6 +21,12 @@ from controller.radio.requests import (  # noqa: F401
     BroadcastProgramUpdate,
     Level,
 )
+
+
+class AudioUsePublic(BaseModel):
+    kind: Literal["broadcast_program", "announcement"]
+    id: str
+    name: str = Field(description="the programme's name, the announcement's title")
 
 
 class AudioPublic(BaseModel):
@@ -30,6 +38,16 @@ class AudioPublic(BaseModel):
     size_bytes: int
     uploaded_at: datetime
     uploaded_by: str
+    used_by: list[AudioUsePublic] = Field(
+        description="the broadcast programmes, and the announcements that may still air, that "
+                    "play it (a file in use cannot be deleted)")
+
+
+class AudioRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS,
+                      description=f"the name shown, 1 to {MAX_NAME_CHARS} characters")
 
 
 class BroadcastProgramPublic(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from controller.http.context import RuntimeDep
 from controller.http.errors import ApiError, error_responses, invalid
 from controller.http.radio_models import AudioPublic
 from controller.radio.records import AudioFile
+from controller.radio.service import AudioUse
 from drivers.errors import NotAudio
 
 router = APIRouter(tags=["radio"])
@@ -61,11 +63,12 @@ async def upload(request: Request, runtime: RuntimeDep, caller: Operator) -> Aud
     finally:
         temporary.unlink(missing_ok=True)
         await file.close()
-    return audio_public(audio)
+    return audio_public(audio, radio.audio_uses())
 
 
-def audio_public(audio: AudioFile) -> AudioPublic:
-    return AudioPublic.model_validate(asdict(audio))
+def audio_public(audio: AudioFile, uses: Mapping[str, list[AudioUse]]) -> AudioPublic:
+    return AudioPublic.model_validate(
+        {**asdict(audio), "used_by": [asdict(u) for u in uses.get(audio.id, [])]})
 
 
 async def _save(file: UploadFile, path: Path) -> None:
@@ -78,12 +81,15 @@ async def _save(file: UploadFile, path: Path) -> None:
 
 @router.get("/audio", summary="The audio library")
 async def list_audio(runtime: RuntimeDep, caller: Viewer) -> list[AudioPublic]:
-    return [audio_public(a) for a in runtime.radio_service.audio_files()]
+    radio = runtime.radio_service
+    uses = radio.audio_uses()  # programmes and announcements read once for the whole list
+    return [audio_public(a, uses) for a in radio.audio_files()]
 
 
 @router.get("/audio/{audio_id}", summary="One audio file's details")
 async def get_audio(audio_id: str, runtime: RuntimeDep, caller: Viewer) -> AudioPublic:
-    return audio_public(runtime.radio_service.audio_file(audio_id))
+    radio = runtime.radio_service
+    return audio_public(radio.audio_file(audio_id), radio.audio_uses())
 
 
 @router.get("/audio/{audio_id}/file", summary="Download an audio file",

@@ -23,12 +23,15 @@ from controller.http.radio_models import (
     AirRecordPublic,
     AnnouncementCreate,
     AnnouncementPublic,
+    AudioPublic,
+    AudioRename,
     BroadcastProgramCreate,
     BroadcastProgramPublic,
     BroadcastProgramUpdate,
     NowPublic,
     StoppedPublic,
 )
+from controller.http.routes_audio import audio_public
 from controller.platform.exports import MEDIA_TYPES, content_disposition, render
 from controller.radio.airlog import log_table
 from controller.radio.records import Announcement, BroadcastProgram
@@ -180,3 +183,13 @@ def _instant(value: date | datetime, tz: ZoneInfo, *, end_of_day: bool = False) 
     moment = datetime.combine(value, time.max if end_of_day else time.min, tzinfo=tz)
     return moment
 
+
+
+# -- the audio library (JSON; the upload itself is multipart, in routes_audio) -------------------
+
+@router.patch("/audio/{audio_id}", summary="Rename an audio file (the name shown)")
+async def rename_audio(audio_id: str, body: AudioRename, runtime: RuntimeDep,
+                       caller: Operator) -> AudioPublic:
+    radio = runtime.radio_service
+    renamed = await radio.rename_audio(audio_id, body.name, actor=caller)
+    return audio_public(renamed, radio.audio_uses())

@@ -340,5 +340,15 @@ class RadioBook:
     def put_audio_file(self, audio: AudioFile) -> None:
         self._store.put(AUDIO, audio.to_doc())
 
+    def update_audio_file(self, audio_id: str,
+                          change: Callable[[AudioFile], AudioFile]) -> AudioFile | None:
+        """``change`` applied to the stored file's record with no other write in between; None
+        (nothing written) when there is no such file."""
+        def apply(doc: dict[str, object]) -> dict[str, object]:
+            return change(AudioFile.from_doc(doc)).to_doc()
+
+        doc = self._store.update(AUDIO, audio_id, apply)
+        return None if doc is None else AudioFile.from_doc(doc)
+
     def delete_audio_file(self, audio_id: str) -> bool:
         return self._store.delete(AUDIO, audio_id)

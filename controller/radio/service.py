@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -34,7 +34,7 @@ from controller.platform.tokens import role_at_least
 from controller.radio import lifecycle
 from controller.radio.coordinator import BroadcastCoordinator
 from controller.radio.items import AirItem, next_airing, program_items
-from controller.radio.library import AudioLibrary
+from controller.radio.library import MAX_NAME_CHARS, AudioLibrary, clean_name
 from controller.radio.records import (
     Announcement,
     AnnouncementStatus,
@@ -63,6 +63,15 @@ NEXT_AIRINGS_HORIZON = timedelta(days=40)
 # Who may do what (docs/api.md, roles): each role includes the ones before it.
 OPERATOR = "operator"  # audio, programmes, announcements
 TECHNICIAN = "technician"  # stop a broadcast, approve
+
+
+@dataclass(frozen=True)
+class AudioUse:
+    """Something that plays an audio file: a broadcast programme or an announcement."""
+
+    kind: Literal["broadcast_program", "announcement"]
+    id: str
+    name: str  # the programme's name, the announcement's title
 
 
 @dataclass(frozen=True)
@@ -391,6 +400,46 @@ class RadioService:
         await self._trail.record(actor, "audio.upload", audio.id,
                                  {"name": audio.name, "duration_s": audio.duration_s})
         return audio
+
+    def audio_uses(self) -> dict[str, list[AudioUse]]:
+        """Per audio id, the broadcast programmes and the announcements that may still air
+        that play it (each once, programmes first, by id)."""
+        uses: dict[str, list[AudioUse]] = {}
+
+        def note(audio_ids: Iterable[str], use: AudioUse) -> None:
+            for audio_id in dict.fromkeys(audio_ids):
+                uses.setdefault(audio_id, []).append(use)
+
+        for program in self._book.programs():
+            note(audio_ids_of(program.source),
+                 AudioUse("broadcast_program", program.id, program.name))
+        for announcement in sorted(self._book.announcements(), key=lambda a: a.id):
+            if lifecycle.is_live(announcement):
+                note(audio_ids_of(announcement.source),
+                     AudioUse("announcement", announcement.id, announcement.title))
+        return uses
+
+    async def rename_audio(self, audio_id: str, name: str, *, actor: Actor) -> AudioFile:
+        """Give a file another display name (its stored file keeps its id's name)."""
+        _require(actor, OPERATOR)
+        wanted = name.strip()
+        cleaned = clean_name(wanted)
+        if not cleaned:
+            raise InvalidInput("a name needs at least one visible character", parts=("name",))
+        if len(wanted) > MAX_NAME_CHARS:
+            raise InvalidInput(f"a name is at most {MAX_NAME_CHARS} characters",
+                               parts=("name",))
+        before = self.audio_file(audio_id)
+
+        def rename(audio: AudioFile) -> AudioFile:
+            return replace(audio, name=cleaned)
+
+        renamed = await asyncio.to_thread(self._book.update_audio_file, audio_id, rename)
+        if renamed is None:  # deleted meanwhile
+            raise NotFound.of("audio file", audio_id)
+        await self._trail.record(actor, "audio.rename", audio_id,
+                                 {"name": renamed.name, "previous": before.name})
+        return renamed
 
     def audio_users(self, audio_id: str) -> list[str]:
         """What needs this file: programmes, announcements that may still air, the item on

@@ -164,6 +164,76 @@ async def test_audio_in_use_cannot_be_deleted(radio_api: tuple[Runtime, httpx.As
     assert (deleted.status_code, gone.status_code) == (204, 404)
 
 
+async def test_an_audio_file_is_renamed_and_says_where_it_is_used(
+        radio_api: tuple[Runtime, httpx.AsyncClient], auth: dict[str, dict[str, str]],
+        mp3_file: Path) -> None:
+    runtime, client = radio_api
+    audio_id = (await upload(client, auth["operator"], "jingle.mp3",
+                             mp3_file.read_bytes())).json()["id"]
+    renamed = await client.patch(f"/audio/{audio_id}", headers=auth["operator"],
+                                 json={"name": "  Nhạc hiệu buổi sáng  "})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json() == {**renamed.json(), "id": audio_id, "name": "Nhạc hiệu buổi sáng",
+                              "used_by": []}
+    audited = [(r["target"], r["actor"], r["details"])
+               for r in runtime.audit.query() if r["action"] == "audio.rename"]
+    assert audited == [(audio_id, "operator-token",
+                        {"name": "Nhạc hiệu buổi sáng", "previous": "jingle.mp3"})]
+    programme = await client.post("/broadcast-programs", headers=auth["operator"], json={
+        "id": "noon-jingle", "name": "Nhạc trưa", "schedule": {"times": ["12:00"]},
+        "source": {"type": "playlist", "items": [
+            {"type": "audio", "audio_id": audio_id}, {"type": "tts", "text": "Xin chào"},
+            {"type": "audio", "audio_id": audio_id}]}})
+    assert programme.status_code == 201, programme.text
+    announced = (await client.post("/announcements", headers=auth["operator"], json={
+        "at": (runtime.clock.now() + timedelta(hours=2)).isoformat(), "title": "Họp dân",
+        "source": {"type": "audio", "audio_id": audio_id}})).json()
+    listed = (await client.get("/audio", headers=auth["viewer"])).json()
+    one = (await client.get(f"/audio/{audio_id}", headers=auth["viewer"])).json()
+    assert listed == [one]
+    assert one["name"] == "Nhạc hiệu buổi sáng"
+    assert one["used_by"] == [
+        {"kind": "broadcast_program", "id": "noon-jingle", "name": "Nhạc trưa"},
+        {"kind": "announcement", "id": announced["id"], "name": "Họp dân"}]
+    await client.delete(f"/announcements/{announced['id']}", headers=auth["operator"])
+    after = (await client.get(f"/audio/{audio_id}", headers=auth["viewer"])).json()
+    assert [u["id"] for u in after["used_by"]] == ["noon-jingle"]  # a cancelled one plays nothing
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"name": ""}, 422, "name"),
+    ({"name": "   "}, 422, "name"),
+    ({"name": "\u0007\u0008"}, 422, "name"),
+    ({"name": "x" * 121}, 422, "name"),
+    ({"name": "ok", "file": "x.mp3"}, 422, "file"),
+    ({}, 422, "name"),
+])
+async def test_a_bad_name_is_refused_and_changes_nothing(
+        radio_api: tuple[Runtime, httpx.AsyncClient], auth: dict[str, dict[str, str]],
+        mp3_file: Path, body: dict[str, Any], status: int, field: str) -> None:
+    runtime, client = radio_api
+    audio_id = (await upload(client, auth["operator"], "jingle.mp3",
+                             mp3_file.read_bytes())).json()["id"]
+    before = snapshot(runtime)
+    response = await client.patch(f"/audio/{audio_id}", headers=auth["operator"], json=body)
+    assert (response.status_code, response.json()["error"]["field"]) == (status, field)
+    assert snapshot(runtime) == before
+
+
+async def test_renaming_an_unknown_file_or_as_a_viewer_is_refused(
+        radio_api: tuple[Runtime, httpx.AsyncClient], auth: dict[str, dict[str, str]],
+        mp3_file: Path) -> None:
+    _, client = radio_api
+    audio_id = (await upload(client, auth["operator"], "jingle.mp3",
+                             mp3_file.read_bytes())).json()["id"]
+    missing = await client.patch("/audio/no-such", headers=auth["operator"],
+                                 json={"name": "x"})
+    viewer = await client.patch(f"/audio/{audio_id}", headers=auth["viewer"],
+                                json={"name": "x"})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert viewer.status_code == 403
+
+
 # -- programmes and announcements: bad input changes nothing --------------------------------------
 
 @pytest.mark.parametrize(("path", "body", "field"), [
