@@ -2,6 +2,7 @@
 // itself with registerView(); the order of the imports is the order of the navigation bar.
 import { start } from "./core.js";
 import "./home.js";
+import "./radio.js";
 import "./lighting.js";
 import "./health.js";
 import "./users.js";

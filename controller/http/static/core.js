@@ -64,6 +64,7 @@ addWords({
     "error.slow_down": "Vui lòng đợi {seconds} giây rồi thử lại",
     "error.csrf_failed": "Phiên làm việc đã cũ. Vui lòng tải lại trang.",
     "error.network": "Không kết nối được bộ điều khiển. Kiểm tra mạng.",
+    "error.page": "Trang gặp lỗi. Tải lại trang; nếu vẫn lỗi, báo cho kỹ thuật viên.",
     "error.unknown": "Có lỗi (mã {status}).",
     "error.invalid.current": "Mật khẩu hiện tại không đúng.",
     "error.invalid.new": "Mật khẩu mới phải dài từ 10 đến 256 ký tự.",
@@ -107,6 +108,7 @@ addWords({
     "error.slow_down": "Please wait {seconds} seconds and try again",
     "error.csrf_failed": "This page is out of date. Please reload it.",
     "error.network": "Cannot reach the controller. Check the network.",
+    "error.page": "The page failed. Reload it; if it fails again, tell a technician.",
     "error.unknown": "Something went wrong (code {status}).",
     "error.invalid.current": "The current password is wrong.",
     "error.invalid.new": "The new password must be 10 to 256 characters long.",
@@ -163,7 +165,7 @@ export async function api(path, { method = "GET", json, form } = {}) {
 export async function getJson(path) { return (await api(path)).json(); }
 
 export function errorText(error) {
-  if (!(error instanceof ApiError)) return t("error.network");
+  if (!(error instanceof ApiError)) return t("error.page");
   const code = error.code;
   if (code === "slow_down") {
     const seconds = Math.max(1, Math.ceil((Date.parse(error.retryAt) - Date.now()) / 1000) || 1);
