@@ -189,14 +189,22 @@ def build_window_plan(config: Config, sources: PlanSources, *, start: datetime,
     site = site_of(config)
     programs, calendars = sources.book.programs(), sources.book.calendars()
     lighting, notes = build_plan(config, site, programs, calendars, start=start, end=end)
+    # Broadcasts by calendar day: a plan day's night is whole, and so is each day's airings
+    # (06:00 of the first day is in, 06:00 of the day after the last is not), so a week view
+    # of GET /plan?from=MONDAY&days=7 shows Monday to Sunday.
     broadcasts, skipped = broadcast_plan(config, sources.tables, sources.player,
-                                         start=start, end=end)
+                                         start=_midnight(site, start), end=_midnight(site, end))
     entries: list[PlanEntry | BroadcastEntry] = [*lighting, *broadcasts]
     entries.sort(key=lambda e: (e.time, e.kind, e.target))
     return Plan(entries=entries, notes=notes + skipped,
                 spans=lighting_spans(config, site, programs, calendars, lighting,
                                      start=start, end=end),
                 site_name=config.site.name or config.site.id)
+
+
+def _midnight(site: Site, instant: datetime) -> datetime:
+    """Local midnight that begins ``instant``'s local day."""
+    return datetime.combine(instant.astimezone(site.tz).date(), time(0), tzinfo=site.tz)
 
 
 def build_plan(config: Config, site: Site, programs: Mapping[str, Program],

@@ -70,9 +70,10 @@ async def delete_override(override_id: str, runtime: RuntimeDep,
 # -- plan ----------------------------------------------------------------------------------------
 
 PLAN_DESCRIPTION = """\
-The lighting transitions and the broadcasts of `days` plan days from `from` (local; a plan day
-runs from noon to noon, so that a night is whole), computed by the same code as the controller
-and `communectl plan` (docs/plan.md).
+The lighting transitions of `days` plan days from `from` (local; a plan day runs from noon to
+noon, so that a night is whole) and the broadcasts of the same `days` calendar days (midnight
+to midnight: `from` a Monday with `days=7` is Monday to Sunday), computed by the same code as
+the controller and `communectl plan` (docs/plan.md).
 
 JSON: `{"from", "days", "entries": [...], "skipped": [...]}`. Each entry is exactly an object of
 `communectl plan --format json` (which prints the bare list): `kind` "lighting" for a circuit's

@@ -129,11 +129,12 @@ def test_the_demo_calendar_has_real_lengths_and_names(plan_cli: Callable[..., st
         for e in events if str(e["SUMMARY"]).startswith("Phát thanh")
         for start, end in [span(e)])
     morning, evening = demo_speech_s("morning"), demo_speech_s("evening")
+    # Broadcasts by calendar day: the 26th's and the 27th's, the morning of the 28th not.
     assert broadcasts == [
+        ("26 06:00:00", f"Phát thanh: Bản tin buổi sáng ({ZONE_NAMES})", morning),
         ("26 17:30:00", f"Phát thanh: Bản tin buổi chiều ({ZONE_NAMES})", evening),
         ("27 06:00:00", f"Phát thanh: Bản tin buổi sáng ({ZONE_NAMES})", morning),
         ("27 17:30:00", f"Phát thanh: Bản tin buổi chiều ({ZONE_NAMES})", evening),
-        ("28 06:00:00", f"Phát thanh: Bản tin buổi sáng ({ZONE_NAMES})", morning),
     ]
     assert len(events) == len(lighting) + len(broadcasts)
     assert not (tmp_path / "communectl-data").exists()  # the plan writes nothing
@@ -147,10 +148,10 @@ def test_the_demo_json_lists_the_bulletins_beside_the_lighting(
     assert all(set(e) == LIGHTING_KEYS for e in lighting)
     assert {e["name"] for e in lighting if e["target"] == "market"} == {"Chợ Thiệu Long"}
     assert [(e["target"], e["time"]) for e in broadcasts] == [
-        ("evening", "2026-11-26T17:30:00+07:00"), ("morning", "2026-11-27T06:00:00+07:00"),
-        ("evening", "2026-11-27T17:30:00+07:00"), ("morning", "2026-11-28T06:00:00+07:00")]
+        ("morning", "2026-11-26T06:00:00+07:00"), ("evening", "2026-11-26T17:30:00+07:00"),
+        ("morning", "2026-11-27T06:00:00+07:00"), ("evening", "2026-11-27T17:30:00+07:00")]
     duration_s = demo_speech_s("morning")
-    assert broadcasts[1] == {
+    assert broadcasts[2] == {
         "time": "2026-11-27T06:00:00+07:00", "kind": "broadcast", "target": "morning",
         "state": "on", "level": 100, "rule": "06:00 every day", "program": "morning",
         "name": "Bản tin buổi sáng", "item": "program",
@@ -160,7 +161,7 @@ def test_the_demo_json_lists_the_bulletins_beside_the_lighting(
         "end": (datetime(2026, 11, 27, 6, 0, tzinfo=ICT)
                 + timedelta(seconds=duration_s)).isoformat(),
         "source_type": "tts", "status": "scheduled"}
-    assert broadcasts[0]["rule"] == "17:30 mon,tue,wed,thu,fri,sat"
+    assert broadcasts[1]["rule"] == "17:30 mon,tue,wed,thu,fri,sat"
     times = [datetime.fromisoformat(e["time"]) for e in entries]
     assert times == sorted(times)
     assert all(e["time"].endswith("+07:00") for e in entries)
@@ -170,7 +171,7 @@ def test_the_table_shows_the_bulletins_with_names(plan_cli: Callable[..., str]) 
     lines = plan_cli().splitlines()
     morning = [line for line in lines if " broadcast " in line and " morning " in line]
     assert len(morning) == 2
-    assert morning[0].startswith("2026-11-27T06:00+07:00")
+    assert morning[0].startswith("2026-11-26T06:00+07:00")
     assert f"Bản tin buổi sáng: {demo_speech_s('morning')} s" in morning[0]
     assert morning[0].endswith(ZONE_NAMES)
     assert any(line.startswith("2026-11-26T23:00+07:00") and "Trục Quốc lộ 45" in line

@@ -350,3 +350,44 @@ async def test_programmes_list_their_next_airings(radio_api: tuple[Runtime, http
     # Which dates: schedules.lunar, tested against published calendars in its own tests.
     assert all(t.endswith("T07:00:00+07:00") for t in listed["lunar"]["next_airings"])
     assert listed["morning"]["next_airings"][0] == "2026-11-26T06:00:00+07:00"
+
+
+# -- the week view: the four schedule choices (docs/api.md) in GET /plan -------------------------
+
+WEEK_CHOICES = {
+    "weekdays": {"times": ["17:00"], "days": ["mon", "wed", "fri"]},
+    "lunar": {"times": ["06:30"], "lunar_days": [1, 15]},
+    "once": {"times": ["08:00"], "valid_from": "2027-02-03", "valid_until": "2027-02-03"},
+}
+
+
+async def test_a_week_of_the_plan_has_every_airing_with_its_programme(
+        radio_api: tuple[Runtime, httpx.AsyncClient], auth: dict[str, dict[str, str]],
+        mp3_file: Path) -> None:
+    _, client = radio_api
+    audio_id = (await upload(client, auth["operator"], "jingle.mp3",
+                             mp3_file.read_bytes())).json()["id"]
+    for program_id, schedule in WEEK_CHOICES.items():
+        created = await client.post("/broadcast-programs", headers=auth["operator"], json={
+            "id": program_id, "schedule": schedule, "zones": ["trung-tam"],
+            "source": {"type": "audio", "audio_id": audio_id}})
+        assert created.status_code == 201, created.text
+    # Monday 2027-02-01 to Sunday 2027-02-07; Tết (lunar 1/1) is Saturday 2027-02-06, and
+    # the lunar 15th before it was 2027-01-22.
+    week = await client.get("/plan", headers=auth["viewer"],
+                            params={"from": "2027-02-01", "days": 7})
+    assert week.status_code == 200, week.text
+    aired = [(e["time"], e["program"]) for e in week.json()["entries"]
+             if e["kind"] == "broadcast"]
+    # The config's "morning" is {"times": ["06:00"]}: every day.
+    expected = sorted(
+        [(f"2027-02-0{d}T06:00:00+07:00", "morning") for d in range(1, 8)]
+        + [(f"2027-02-0{d}T17:00:00+07:00", "weekdays") for d in (1, 3, 5)]
+        + [("2027-02-06T06:30:00+07:00", "lunar"), ("2027-02-03T08:00:00+07:00", "once")])
+    assert sorted(aired) == expected
+    before = await client.get("/plan", headers=auth["viewer"],
+                              params={"from": "2027-01-18", "days": 7})
+    assert [(e["time"], e["program"]) for e in before.json()["entries"]
+            if e["program"] not in ("morning",)] == [
+        ("2027-01-18T17:00:00+07:00", "weekdays"), ("2027-01-20T17:00:00+07:00", "weekdays"),
+        ("2027-01-22T06:30:00+07:00", "lunar"), ("2027-01-22T17:00:00+07:00", "weekdays")]
