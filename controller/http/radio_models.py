@@ -82,6 +82,14 @@ class AnnouncementPublic(BaseModel):
     cancelled_by: str | None = None
 
 
+class ZonePublic(BaseModel):
+    id: str
+    name: str = Field(description="its name, else its id")
+    on: bool = Field(description="switched on now")
+    amplifier: str | None = Field(description="the amplifier that feeds it, if any")
+    nodes: list[str] = Field(description="IP/4G loudspeaker nodes that play for it")
+
+
 class NowPublic(BaseModel):
     on_air: bool
     item: dict[str, Any] | None = Field(description="key, kind, ref, title, due, level, zones, "

@@ -30,6 +30,7 @@ from controller.http.radio_models import (
     BroadcastProgramUpdate,
     NowPublic,
     StoppedPublic,
+    ZonePublic,
 )
 from controller.http.routes_audio import audio_public
 from controller.platform.exports import MEDIA_TYPES, content_disposition, render
@@ -193,3 +194,12 @@ async def rename_audio(audio_id: str, body: AudioRename, runtime: RuntimeDep,
     radio = runtime.radio_service
     renamed = await radio.rename_audio(audio_id, body.name, actor=caller)
     return audio_public(renamed, radio.audio_uses())
+
+
+# -- loudspeaker zones ---------------------------------------------------------------------------
+
+@router.get("/zones", summary="Loudspeaker zones: name, amplifier, whether on now")
+async def list_zones(runtime: RuntimeDep, caller: Viewer) -> list[ZonePublic]:
+    on = set(runtime.radio_service.zones_on())
+    return [ZonePublic(id=z.id, name=z.name or z.id, on=z.id in on, amplifier=z.amplifier,
+                       nodes=list(z.nodes)) for z in runtime.config.zones]

@@ -391,3 +391,19 @@ async def test_a_week_of_the_plan_has_every_airing_with_its_programme(
             if e["program"] not in ("morning",)] == [
         ("2027-01-18T17:00:00+07:00", "weekdays"), ("2027-01-20T17:00:00+07:00", "weekdays"),
         ("2027-01-22T06:30:00+07:00", "lunar"), ("2027-01-22T17:00:00+07:00", "weekdays")]
+
+
+async def test_zones_are_listed_and_show_when_they_are_on(
+        radio_api: tuple[Runtime, httpx.AsyncClient], auth: dict[str, dict[str, str]],
+        radio_cabinet: SimulatedCabinet) -> None:
+    runtime, client = radio_api
+    before = (await client.get("/zones", headers=auth["viewer"])).json()
+    assert before == [
+        {"id": "minh-duc", "name": "Thôn Minh Đức", "on": False, "amplifier": "amp-1",
+         "nodes": []},
+        {"id": "trung-tam", "name": "Trung tâm xã", "on": False, "amplifier": "amp-1",
+         "nodes": []}]
+    await runtime.broadcasts.zones.apply(frozenset({"trung-tam"}))
+    after = (await client.get("/zones", headers=auth["viewer"])).json()
+    assert [(z["id"], z["on"]) for z in after] == [("minh-duc", False), ("trung-tam", True)]
+    assert radio_cabinet.coils(3)[2] is True  # the zone's relay, on the simulated board
