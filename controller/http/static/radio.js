@@ -76,7 +76,8 @@ addWords({
     rename: "Đổi tên", renamed: "Đã đổi tên", newName: "Tên mới",
     confirmDeleteAudio: "Xóa tệp “{name}”?", audioDeleted: "Đã xóa tệp",
     audioInUse: "Tệp đang được dùng nên chưa xóa được. Gỡ nó khỏi các chương trình và thông báo trước.",
-    usedBy: "Đang dùng ở: {list}", notUsed: "Chưa dùng ở đâu", uploadedBy: "{name}, {time}",
+    usedBy: "Đang dùng ở: {list}", use_broadcast_program: "chương trình “{name}”",
+    use_announcement: "thông báo “{name}”", notUsed: "Chưa dùng ở đâu", uploadedBy: "{name}, {time}",
     emptyLibrary: "Thư viện chưa có tệp nào", chooseFile: "Chọn một tệp",
     recordingName: "Ghi âm {time}",
     // log
@@ -150,7 +151,8 @@ addWords({
     rename: "Rename", renamed: "Renamed", newName: "New name",
     confirmDeleteAudio: "Delete the file “{name}”?", audioDeleted: "File deleted",
     audioInUse: "The file is in use and was not deleted. Remove it from the programmes and announcements first.",
-    usedBy: "Used by: {list}", notUsed: "Not used anywhere", uploadedBy: "{name}, {time}",
+    usedBy: "Used by: {list}", use_broadcast_program: "programme “{name}”",
+    use_announcement: "announcement “{name}”", notUsed: "Not used anywhere", uploadedBy: "{name}, {time}",
     emptyLibrary: "The library is empty", chooseFile: "Choose a file",
     recordingName: "Recording {time}",
     logTitle: "Broadcast log", downloadCsv: "Download CSV", downloadXlsx: "Download Excel",
@@ -500,9 +502,8 @@ function lunarOf(plan, date) {
 async function renderWeek(container) {
   const current = status() || (await refreshStatus());
   const today = localDate(new Date());
-  const yesterday = localDate(new Date(Date.now() - 86400000));
-  // A plan day runs noon to noon (docs/plan.md): start a day early to have this morning too.
-  const plan = await getJson(`/plan?from=${yesterday}&days=8`);
+  // The plan counts broadcasts by calendar day (docs/plan.md): today and the six days after.
+  const plan = await getJson(`/plan?from=${today}&days=7`);
   const days = [];
   for (let i = 0; i < 7; i += 1) days.push(localDate(new Date(Date.parse(`${today}T12:00:00Z`) + i * 86400000)));
   const byDay = new Map(days.map((d) => [d, []]));
@@ -805,8 +806,8 @@ async function renderAnnounce(container) {
 function usedByText(audio) {
   if (!Array.isArray(audio.used_by)) return null;
   if (!audio.used_by.length) return t("notUsed");
-  return t("usedBy", { list: audio.used_by.map((use) => (typeof use === "string" ? use
-    : use.name || use.title || use.id)).join(", ") });
+  return t("usedBy", { list: audio.used_by.map((use) => t(`use_${use.kind}`, { name: use.name || use.id }))
+    .join(", ") });
 }
 
 async function renderLibrary(container) {
