@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from controller.config import Config
 from controller.lighting.coordinator import LightingCoordinator
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import ProgramBook, seed
 from controller.lighting.service import LightingService
+from controller.lighting.usage import UsageRecorder
 from controller.nodes.firmware import FirmwareBook
 from controller.nodes.node_zones import MediaShelf, NodeZones
 from controller.platform.alarms import AlarmBook
@@ -98,6 +100,9 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     alarms = AlarmBook(events, clock)
     lighting = LightingCoordinator(config=config, clock=clock, programs=programs,
                                    overrides=overrides, devices=devices, alarms=alarms)
+    # A pass runs at least every check_interval_s: a longer gap is a stop or a clock step.
+    lighting.usage = UsageRecorder(store, ZoneInfo(config.site.timezone),
+                                   max_gap_s=2 * config.lighting.check_interval_s + 60)
     library = AudioLibrary(store, data)
     radio = config.broadcast
     player = SourcePlayer(

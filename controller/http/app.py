@@ -21,6 +21,7 @@ from controller.http import (
     routes_lighting,
     routes_media,
     routes_radio,
+    routes_reports,
     routes_schedules,
     routes_speech,
     routes_status,
@@ -65,7 +66,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
                    routes_devices, routes_firmware, routes_events, routes_admin, routes_speech,
-                   metrics):
+                   routes_reports, metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.

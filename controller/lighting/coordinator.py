@@ -32,6 +32,7 @@ from controller.config import CircuitConfig, Config
 from controller.lighting.overrides import OverrideBook
 from controller.lighting.programs import ProgramBook, site_of
 from controller.lighting.records import Desired, Override
+from controller.lighting.usage import UsageRecorder
 from controller.platform import clock as clocks
 from controller.platform.alarms import AlarmBook
 from controller.platform.coordinator import DecisionLoop
@@ -100,6 +101,8 @@ class LightingCoordinator:
         self.drifts: dict[tuple[str, str, str], int] = {}  # (device, circuit, reason) -> count
         # The clock guard's verdict: while the time cannot be trusted, lights fail safe (on).
         self.clock_trusted: Callable[[], bool] = lambda: True
+        # Told what each pass saw, for the monthly report's on-hours and energy (usage.py).
+        self.usage: UsageRecorder | None = None
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -108,7 +111,11 @@ class LightingCoordinator:
         self._decisions.wake()
 
     async def run(self) -> None:
-        await self._decisions.run(self._step)
+        try:
+            await self._decisions.run(self._step)
+        finally:
+            if self.usage is not None:
+                self.usage.flush()  # what was counted since the last flush, before a stop
 
     async def _step(self) -> float:
         check = self._clock.monotonic() >= self._next_check_mono
@@ -179,6 +186,10 @@ class LightingCoordinator:
         await asyncio.gather(*(self._reconcile_device(d, check=check)
                                for d in sorted(device_ids)))
         self.reconciles += 1
+        if self.usage is not None:
+            await self.usage.observe(self._clock.now(), {
+                c: None if r.actual_level is None else r.actual_level > 0
+                for c, r in self.records.items()})
 
     async def _reconcile_device(self, device_id: str, *, check: bool) -> None:
         mono = self._clock.monotonic()
@@ -333,6 +344,8 @@ class LightingCoordinator:
         reading = await self._devices.call(meter_id, lambda d: d.read())
         circuits = self._meters.get(meter_id, [])
         now = self._clock.now()
+        if self.usage is not None:
+            self.usage.meter(meter_id, now, reading.energy_kwh)
         settling = any(self._settling(c.id, now) for c in circuits)
         if settling or not circuits:
             return

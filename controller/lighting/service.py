@@ -51,6 +51,7 @@ from controller.lighting.records import (
     circuit_target,
     split_target,
 )
+from controller.lighting.usage import DayUsage, stored_usage
 from controller.platform.alarms import AlarmBook
 from controller.platform.audit import Actor, AuditTrail
 from controller.platform.clock import Clock
@@ -146,6 +147,14 @@ class LightingService:
             drifts=dict(coordinator.drifts), lateness_s=tuple(coordinator.lateness_s),
             lateness_count=coordinator.lateness_count,
             lateness_sum_s=coordinator.lateness_sum_s)
+
+    def usage(self, first: date, last: date) -> dict[date, DayUsage]:
+        """Per local day from ``first`` to ``last``: seconds on per circuit and the meters'
+        first and last readings, counted until now (controller/lighting/usage.py)."""
+        recorder = self._coordinator.usage
+        if recorder is None:
+            return stored_usage(self._store, first, last)
+        return recorder.days(first, last)
 
     def _state(self, circuit: CircuitConfig, desired: Desired) -> CircuitState:
         # One frozen record taken once: its fields belong together (docs/architecture.md).

@@ -5,7 +5,6 @@ import "./home.js";
 import "./radio.js";
 import "./lighting.js";
 import "./health.js";
-import "./report.js";
 import "./users.js";
 
 start();

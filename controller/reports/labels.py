@@ -1,0 +1,147 @@
+"""The words of the monthly report, in Vietnamese (the default) and English, shared by the
+workbook, the page and the CLI's table."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["vi", "en"]
+
+OUTCOMES: dict[Lang, dict[str, str]] = {
+    "vi": {"completed": "Phát xong", "preempted": "Bị ngắt (tin khẩn)", "failed": "Lỗi",
+           "missed": "Bị lỡ", "skipped": "Bỏ qua", "cancelled": "Đã hủy",
+           "in_progress": "Đang phát"},
+    "en": {"completed": "Completed", "preempted": "Preempted", "failed": "Failed",
+           "missed": "Missed", "skipped": "Skipped", "cancelled": "Cancelled",
+           "in_progress": "On air"},
+}
+LEVELS: dict[Lang, dict[str, str]] = {
+    "vi": {"normal": "Thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"},
+    "en": {"normal": "Normal", "priority": "Priority", "emergency": "Emergency"},
+}
+
+TEXT: dict[Lang, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo tháng {month}",
+        "period": "Từ ngày {first} đến ngày {last}",
+        "running": "tháng chưa kết thúc: số liệu tính đến {until}",
+        "generated": "Lập lúc {at}",
+        "from_day": "Từ ngày",
+        "to_day": "Đến ngày",
+        "generated_at": "Lập lúc",
+        "counted_until": "Số liệu tính đến",
+        "summary": "Tổng hợp hoạt động truyền thanh cơ sở",
+        "commune": "Xã",
+        "clusters": "Số cụm loa",
+        "bulletins_scheduled": "Số tin, bài theo lịch",
+        "bulletins_aired": "Số tin, bài đã phát",
+        "successful_plays": "Số lượt phát thành công",
+        "emergency_bulletins": "Số tin khẩn cấp",
+        "play_time_min": "Thời lượng phát (phút)",
+        "radio": "Truyền thanh",
+        "by_outcome": "Theo kết quả",
+        "by_level": "Theo mức",
+        "by_zone": "Thời lượng theo cụm loa",
+        "zone": "Cụm loa",
+        "items": "Số lượt",
+        "minutes": "Phút",
+        "count": "Số lượng",
+        "missed_failed": "Tin bị lỡ và lỗi",
+        "emergencies": "Tin khẩn cấp",
+        "none": "Không có",
+        "due": "Giờ hẹn",
+        "started": "Bắt đầu",
+        "ended": "Kết thúc",
+        "outcome": "Kết quả",
+        "level": "Mức",
+        "item_title": "Tiêu đề",
+        "reason": "Lý do",
+        "lighting": "Chiếu sáng",
+        "days_recorded": "Số ngày có số liệu",
+        "circuit": "Tuyến đèn",
+        "on_hours": "Giờ bật",
+        "energy": "Điện năng",
+        "meter": "Công tơ",
+        "circuits": "Tuyến đèn đo",
+        "kwh": "kWh",
+        "note": "Ghi chú",
+        "alarms": "Cảnh báo theo loại",
+        "alarm_kind": "Loại cảnh báo",
+        "alarms_total": "Tổng số cảnh báo",
+        "devices": "Thiết bị hoạt động",
+        "device": "Thiết bị",
+        "online_pct": "Trực tuyến (%)",
+        "offline_min": "Mất kết nối (phút)",
+        "outages": "Số lần mất",
+        "figure": "Chỉ tiêu",
+        "value": "Giá trị",
+        "section": "Mục",
+    },
+    "en": {
+        "title": "Monthly report {month}",
+        "period": "From {first} to {last}",
+        "running": "month still running: figures up to {until}",
+        "generated": "Made at {at}",
+        "from_day": "From",
+        "to_day": "To",
+        "generated_at": "Made at",
+        "counted_until": "Figures up to",
+        "summary": "Grassroots radio summary",
+        "commune": "Commune",
+        "clusters": "Loudspeaker clusters",
+        "bulletins_scheduled": "Bulletins scheduled",
+        "bulletins_aired": "Bulletins aired",
+        "successful_plays": "Successful plays",
+        "emergency_bulletins": "Emergency bulletins",
+        "play_time_min": "Play time (minutes)",
+        "radio": "Radio",
+        "by_outcome": "By outcome",
+        "by_level": "By level",
+        "by_zone": "Play time by zone",
+        "zone": "Zone",
+        "items": "Items",
+        "minutes": "Minutes",
+        "count": "Count",
+        "missed_failed": "Missed and failed items",
+        "emergencies": "Emergency bulletins",
+        "none": "None",
+        "due": "Due",
+        "started": "Started",
+        "ended": "Ended",
+        "outcome": "Outcome",
+        "level": "Level",
+        "item_title": "Title",
+        "reason": "Reason",
+        "lighting": "Street lighting",
+        "days_recorded": "Days with figures",
+        "circuit": "Circuit",
+        "on_hours": "Hours on",
+        "energy": "Energy",
+        "meter": "Meter",
+        "circuits": "Circuits metered",
+        "kwh": "kWh",
+        "note": "Note",
+        "alarms": "Alarms by kind",
+        "alarm_kind": "Alarm",
+        "alarms_total": "Alarms in all",
+        "devices": "Device availability",
+        "device": "Device",
+        "online_pct": "Online (%)",
+        "offline_min": "Offline (minutes)",
+        "outages": "Outages",
+        "figure": "Figure",
+        "value": "Value",
+        "section": "Section",
+    },
+}
+
+SUMMARY_FIELDS = ("commune", "clusters", "bulletins_scheduled", "bulletins_aired",
+                  "successful_plays", "emergency_bulletins", "play_time_min")
+
+
+def outcome(value: str, lang: Lang) -> str:
+    return OUTCOMES[lang].get(value, value)
+
+
+def level(value: str, lang: Lang) -> str:
+    return LEVELS[lang].get(value, value)
