@@ -154,6 +154,7 @@ def test_clerk_records_previews_and_schedules_technician_approves_it_airs(
             "Bản tin thời sự của xã.")
         check_axe(driver)
         check_targets(driver)
+        driver.execute_script("window.scrollTo(0, 0)")
         screenshot(driver, "radio-programme-editor")
         tap(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         wait.until(when.visibility_of_element_located((By.ID, "programmes")))
