@@ -5,6 +5,7 @@ import "./home.js";
 import "./radio.js";
 import "./lighting.js";
 import "./health.js";
+import "./report.js";
 import "./users.js";
 
 start();

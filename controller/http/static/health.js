@@ -112,7 +112,7 @@ addWords({
   },
 });
 
-function kindWords(record) {
+export function kindWords(record) {
   const words = KINDS[lang() === "en" ? "en" : "vi"][record.kind];
   // A kind not in the list is a relay board's input, named in the config.
   return words || t("hl.input", { name: record.kind });

@@ -365,10 +365,15 @@ function reasonWords(circuit, overrides, calendars) {
   if (source === "schedule" && window) {
     words = t("lt.why.scheduleOn", { on: describeTerm(window.on), off: describeTerm(window.off) });
     if (window.level !== 100) words = t("lt.why.level", { words, level: window.level });
-    if (until) words = t("lt.why.at", { words, time: formatDateOrTime(until) });
+    // The switch time in brackets, unless the words already say it (a clock time).
+    if (until && window.off.kind !== "clock") {
+      words = t("lt.why.at", { words, time: formatDateOrTime(until) });
+    }
   } else if (window) {
     words = t("lt.why.nextOn", { on: describeTerm(window.on) });
-    if (until) words = t("lt.why.at", { words, time: formatDateOrTime(until) });
+    if (until && window.on.kind !== "clock") {
+      words = t("lt.why.at", { words, time: formatDateOrTime(until) });
+    }
   } else if (source === "schedule") {
     words = until ? t("lt.why.scheduleUntil", { until: formatDateOrTime(until) }) : t("lt.why.default");
   } else {
@@ -479,7 +484,7 @@ function overridesList(overrides, circuits, refresh) {
 function leafEditor(term, onChange) {
   const kind = el("select", { onchange: () => { sync(); onChange(); } },
     ["clock", ...EVENTS].map((k) => el("option", { value: k }, t(`lt.kind.${k}`))));
-  const clock = el("input", { type: "time", required: true, oninput: onChange, onchange: onChange });
+  const clock = el("input", { type: "time", oninput: onChange, onchange: onChange });
   const offset = el("input", { type: "number", min: "0", max: "720", step: "1", inputmode: "numeric",
     oninput: onChange });
   const direction = el("select", { onchange: onChange },
