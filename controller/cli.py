@@ -87,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("table", "json", "ics"), default="table")
     plan.set_defaults(handler=_cmd_plan)
 
+    report = sub.add_parser("report", parents=[common],
+                            help="the monthly report of the radio and the lighting "
+                                 "(docs/reports.md)")
+    report.add_argument("--month", default=None, metavar="YYYY-MM",
+                        help="a month of the site's time zone (default: the current one)")
+    report.add_argument("--format", choices=("table", "csv", "xlsx", "html"), default="table")
+    report.add_argument("--lang", choices=("vi", "en"), default="vi",
+                        help="language of the table and the page (default vi)")
+    report.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="write here (default: standard output; report-YYYY-MM.xlsx "
+                             "for xlsx)")
+    report.set_defaults(handler=_cmd_report)
+
     token = sub.add_parser("token", parents=[common], help="API tokens")
     token_sub = token.add_subparsers(metavar="ACTION", required=True)
     create = token_sub.add_parser("create", parents=[common])
@@ -250,6 +263,45 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         sys.stdout.write(render_ics(result, site_id=config.site.id, generated=clock.now()))
     else:
         print(render_table(result, site))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Read from the data folder, as every offline command does: what the running
+    controller has not yet stored (at most a quarter hour of on-time) is not in it."""
+    from importlib import resources
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from controller.reports import page, text, xlsx
+    from controller.reports.monthly import Month, build_monthly_report, check_not_future
+    from controller.reports.sources import from_data_folder
+
+    config, _ = _load(args)
+    tz = ZoneInfo(config.site.timezone)
+    now = SystemClock().now()
+    month = Month.parse(args.month) if args.month is not None else Month.containing(now, tz)
+    check_not_future(month, now=now, tz=tz)
+    report = build_monthly_report(config, month, from_data_folder(config, month), now=now)
+    if args.format == "xlsx":
+        body = xlsx.render(report)
+    elif args.format == "csv":
+        body = text.to_table_csv(report)
+    elif args.format == "html":
+        # A file opened from disk has no origin to load the stylesheet from: it goes inside.
+        css = resources.files("controller.http").joinpath("static/report.css").read_text(
+            encoding="utf-8")
+        body = page.render(report, lang=args.lang, inline_css=css).encode()
+    else:
+        body = text.to_text(report, lang=args.lang).encode()
+    output = args.output or (f"report-{month}.xlsx" if args.format == "xlsx" else None)
+    if output is None or output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    Path(output).write_bytes(body)
+    print(f"wrote {output}", file=sys.stderr)
     return EXIT_OK
 
 
