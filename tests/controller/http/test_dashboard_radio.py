@@ -212,6 +212,12 @@ def test_clerk_records_previews_and_schedules_technician_approves_it_airs(
                                  for r in api_get(controller, admin, "/broadcasts/log")))
         assert api_get(controller, admin,
                        f"/announcements/{announcement['id']}")["status"] == "done"
+        # The month's report counts it: the only item aired, completed, in Minh Đức only.
+        month = datetime.now(SITE).strftime("%Y-%m")
+        report = api_get(controller, admin, f"/reports/monthly?month={month}")["radio"]
+        assert (report["items_aired"], report["by_outcome"]["completed"]) == (1, 1), report
+        assert {z["zone"]: z["items"] for z in report["by_zone"]}.get("minh-duc") == 1, report
+        assert {z["zone"]: z["items"] for z in report["by_zone"]}.get("trung-tam", 0) == 0
         open_view(driver, controller.url, "#/radio/log", "#log")
         entry = driver.find_element(
             By.CSS_SELECTOR, f'#log [data-key^="announcement:{announcement["id"]}"]')
