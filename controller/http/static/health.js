@@ -54,7 +54,7 @@ addWords({
     "hl.latency": "Thời gian trả lời", "hl.ms": "{n} ms", "hl.downSince": "Mất kết nối từ",
     "hl.lastError": "Lỗi gần nhất", "hl.counts": "Số lần hỏi / lỗi",
     "hl.never": "chưa bao giờ", "hl.none": "không có",
-    "hl.probe": "Kiểm tra ngay", "hl.probeLong": "Kiểm tra thiết bị {id} ngay",
+    "hl.probe": "Kiểm tra ngay", "hl.probeLong": "Kiểm tra ngay {id}",
     "hl.probing": "Đang hỏi {id}…",
     "hl.probeOk": "{id} trả lời sau {ms} ms", "hl.probeFail": "{id} không trả lời",
     "hl.channels": "Rơ-le", "hl.inputs": "Tín hiệu vào", "hl.levels": "Mức",
@@ -68,7 +68,7 @@ addWords({
     "hl.sev.info": "Thông tin", "hl.sev.warning": "Cần chú ý", "hl.sev.alarm": "Nghiêm trọng",
     "hl.typeAlarm": "Cảnh báo", "hl.typeEvent": "Sự kiện",
     "hl.input": "Tín hiệu vào “{name}” đang bật",
-    "hl.on": "trên {target}", "hl.since": "Từ {time}", "hl.clearedAt": "Đã hết lúc {time}",
+"hl.since": "Từ {time}", "hl.clearedAt": "Đã hết lúc {time}",
     "hl.stillOpen": "Vẫn đang mở", "hl.ackedBy": "Đã xác nhận bởi {by} lúc {time}",
     "hl.ack": "Xác nhận", "hl.ackLong": "Xác nhận: {kind} trên {target}",
     "hl.acked": "Đã xác nhận cảnh báo", "hl.details": "Chi tiết kỹ thuật (tiếng Anh)",
@@ -89,7 +89,7 @@ addWords({
     "hl.latency": "Answer time", "hl.ms": "{n} ms", "hl.downSince": "Offline since",
     "hl.lastError": "Last error", "hl.counts": "Requests / failures",
     "hl.never": "never", "hl.none": "none",
-    "hl.probe": "Probe now", "hl.probeLong": "Probe device {id} now",
+    "hl.probe": "Probe now", "hl.probeLong": "Probe now: {id}",
     "hl.probing": "Asking {id}…",
     "hl.probeOk": "{id} answered in {ms} ms", "hl.probeFail": "{id} does not answer",
     "hl.channels": "Relays", "hl.inputs": "Inputs", "hl.levels": "Levels",
@@ -103,7 +103,7 @@ addWords({
     "hl.sev.info": "Info", "hl.sev.warning": "Warning", "hl.sev.alarm": "Alarm",
     "hl.typeAlarm": "Alarm", "hl.typeEvent": "Event",
     "hl.input": "Input “{name}” is active",
-    "hl.on": "on {target}", "hl.since": "Since {time}", "hl.clearedAt": "Cleared at {time}",
+"hl.since": "Since {time}", "hl.clearedAt": "Cleared at {time}",
     "hl.stillOpen": "Still open", "hl.ackedBy": "Acknowledged by {by} at {time}",
     "hl.ack": "Acknowledge", "hl.ackLong": "Acknowledge: {kind} on {target}",
     "hl.acked": "Alarm acknowledged", "hl.details": "Technical detail",
@@ -116,6 +116,11 @@ export function kindWords(record) {
   const words = KINDS[lang() === "en" ? "en" : "vi"][record.kind];
   // A kind not in the list is a relay board's input, named in the config.
   return words || t("hl.input", { name: record.kind });
+}
+
+/** What an alarm is about: a device, circuit, zone or node by its id; the clock in words. */
+function targetWords(target) {
+  return target === "clock" ? t("hl.clock") : target;
 }
 
 function severityBadge(severity) {
@@ -234,7 +239,7 @@ function eventItem(record, refresh) {
     "data-kind": record.kind },
   el("div", { className: "hl-head" },
     el("h3", {}, kind), severityBadge(record.severity)),
-  el("p", {}, isAlarm ? t("hl.typeAlarm") : t("hl.typeEvent"), " ", t("hl.on", { target: record.target }),
+  el("p", {}, isAlarm ? t("hl.typeAlarm") : t("hl.typeEvent"), " · ", targetWords(record.target),
     " · ", formatDateTime(record.time)),
   isAlarm ? el("p", { "data-field": "state" },
     record.cleared_at ? t("hl.clearedAt", { time: formatDateTime(record.cleared_at) }) : t("hl.stillOpen"))
@@ -244,7 +249,7 @@ function eventItem(record, refresh) {
   details(record.message),
   isAlarm && !record.acked_by && can("technician") ? el("div", { className: "actions" },
     el("button", { type: "button", "data-action": "ack",
-      "aria-label": t("hl.ackLong", { kind, target: record.target }), onclick: ack },
+      "aria-label": t("hl.ackLong", { kind, target: targetWords(record.target) }), onclick: ack },
     icon("check"), t("hl.ack"))) : null);
 }
 

@@ -13,8 +13,8 @@ addWords({
     "rp.heading": "Báo cáo tháng {month}/{year} · {site}",
     "rp.running": "Tháng chưa hết: số liệu tính đến {time}.",
     "rp.generated": "Lập lúc {time}", "rp.print": "Bản in", "rp.excel": "Tải Excel",
-    "rp.printLong": "Mở bản in của báo cáo tháng {month}/{year}",
-    "rp.excelLong": "Tải tệp Excel của báo cáo tháng {month}/{year}",
+    "rp.printLong": "Bản in: báo cáo tháng {month}/{year}",
+    "rp.excelLong": "Tải Excel: báo cáo tháng {month}/{year}",
     "rp.summary": "Tổng hợp truyền thanh", "rp.clusters": "Cụm loa",
     "rp.scheduled": "Bản tin theo lịch", "rp.aired": "Bản tin đã phát",
     "rp.successful": "Phát trọn vẹn", "rp.emergency": "Bản tin khẩn cấp",
@@ -33,7 +33,7 @@ addWords({
     "rp.devices": "Thiết bị hoạt động", "rp.device": "Thiết bị", "rp.onlinePct": "Trực tuyến (%)",
     "rp.offlineMin": "Mất kết nối (phút)", "rp.outages": "Số lần mất",
     "rp.missing": "Bộ điều khiển này chưa lập được báo cáo tháng.",
-    "rp.hoursMinutes": "{h} giờ {m} phút", "rp.minutesOnly": "{m} phút",
+    "rp.hoursMinutes": "{h} giờ {m} phút", "rp.minutesOnly": "{m} phút", "rp.secondsOnly": "{s} giây",
     "rp.out.completed": "Phát xong", "rp.out.preempted": "Bị ngắt bởi bản tin ưu tiên",
     "rp.out.failed": "Lỗi", "rp.out.missed": "Bỏ lỡ", "rp.out.skipped": "Bỏ qua (giờ yên tĩnh)",
     "rp.out.cancelled": "Đã hủy", "rp.out.in_progress": "Đang phát",
@@ -45,8 +45,8 @@ addWords({
     "rp.heading": "Monthly report {month}/{year} · {site}",
     "rp.running": "The month is not over: figures up to {time}.",
     "rp.generated": "Made at {time}", "rp.print": "Printable page", "rp.excel": "Download Excel",
-    "rp.printLong": "Open the printable report of {month}/{year}",
-    "rp.excelLong": "Download the Excel file of the report of {month}/{year}",
+    "rp.printLong": "Printable page: report of {month}/{year}",
+    "rp.excelLong": "Download Excel: report of {month}/{year}",
     "rp.summary": "Radio summary", "rp.clusters": "Loudspeaker clusters",
     "rp.scheduled": "Bulletins scheduled", "rp.aired": "Bulletins aired",
     "rp.successful": "Played to the end", "rp.emergency": "Emergency bulletins",
@@ -65,7 +65,7 @@ addWords({
     "rp.devices": "Device availability", "rp.device": "Device", "rp.onlinePct": "Online (%)",
     "rp.offlineMin": "Offline (minutes)", "rp.outages": "Outages",
     "rp.missing": "This controller cannot make the monthly report yet.",
-    "rp.hoursMinutes": "{h} h {m} min", "rp.minutesOnly": "{m} min",
+    "rp.hoursMinutes": "{h} h {m} min", "rp.minutesOnly": "{m} min", "rp.secondsOnly": "{s} s",
     "rp.out.completed": "Completed", "rp.out.preempted": "Cut by a higher level",
     "rp.out.failed": "Failed", "rp.out.missed": "Missed", "rp.out.skipped": "Skipped (quiet hours)",
     "rp.out.cancelled": "Cancelled", "rp.out.in_progress": "On air",
@@ -83,7 +83,9 @@ function number(value, digits = 0) {
 }
 
 function playTime(minutes) {
-  const total = Math.round(minutes || 0);
+  const seconds = Math.round((minutes || 0) * 60);
+  if (seconds < 60) return t("rp.secondsOnly", { s: seconds });
+  const total = Math.round(seconds / 60);
   const h = Math.floor(total / 60);
   const m = total % 60;
   return h ? t("rp.hoursMinutes", { h, m }) : t("rp.minutesOnly", { m });

@@ -24,7 +24,7 @@ addWords({
     "us.changeRole": "Đổi vai trò", "us.roleOf": "Vai trò của {name}",
     "us.roleChanged": "{name} giờ là {role}",
     "us.disable": "Vô hiệu hóa", "us.disableLong": "Vô hiệu hóa {name}",
-    "us.enable": "Cho dùng lại", "us.enableLong": "Cho {name} dùng lại",
+    "us.enable": "Cho dùng lại", "us.enableLong": "Cho dùng lại: {name}",
     "us.confirmDisable": "Vô hiệu hóa tài khoản {name}? Người này sẽ không đăng nhập được nữa.",
     "us.disabledNow": "Đã vô hiệu hóa {name}", "us.enabledNow": "{name} đã được dùng lại",
     "us.newPassword": "Mật khẩu mới cho {name}", "us.setPassword": "Đặt mật khẩu mới",

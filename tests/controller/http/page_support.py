@@ -111,3 +111,10 @@ def set_value(driver: Any, element: Any, value: str) -> None:
 
 def session_cookie_header(driver: Any) -> str:
     return "; ".join(f"{c['name']}={c['value']}" for c in driver.get_cookies())
+
+
+def scroll_to(driver: Any, css: str) -> None:
+    """Bring an element to the top of the screen, below the sticky header (for a screenshot)."""
+    driver.execute_script(
+        "const e = document.querySelector(arguments[0]);"
+        "window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 56)", css)

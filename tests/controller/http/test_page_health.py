@@ -17,6 +17,7 @@ from tests.controller.http.page_support import (
     click,
     machine_token,
     open_view,
+    scroll_to,
     wait,
     wait_text,
 )
@@ -55,6 +56,7 @@ def test_a_device_goes_offline_and_its_alarm_is_acknowledged(browser: Any,
         click(driver, f"{device} [data-action=probe]")
         wait_text(driver, f"{device} .hl-probe-result", "relay-1 không trả lời")
         check_page(driver)
+        scroll_to(driver, "#view")
         screenshot(driver, "health")
 
         token = machine_token(controller)

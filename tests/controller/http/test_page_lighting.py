@@ -21,6 +21,7 @@ from tests.controller.http.page_support import (
     local_hm,
     machine_token,
     open_view,
+    scroll_to,
     set_value,
     text_of,
     wait,
@@ -73,6 +74,7 @@ def test_override_for_an_hour_then_back_to_the_schedule(browser: Any, tmp_path: 
         # The other circuit is not touched.
         assert not controller.coil(1)
         check_page(driver)
+        scroll_to(driver, "#lt-circuits")
         screenshot(driver, "lighting")
 
         click(driver, f'{card} [data-action="schedule"]')
@@ -110,6 +112,7 @@ def test_tonights_off_time_changed_in_the_programme_editor(browser: Any, tmp_pat
         wait_text(driver, tonight, "tắt 22:00")
         assert "Tối nay" in text_of(driver, f"{editor} .lt-preview [data-tonight]")
         check_page(driver)
+        scroll_to(driver, f"{editor} [data-action=remove-window]")
         screenshot(driver, "lighting-program")
         # Nothing is stored before saving.
         token = machine_token(controller)

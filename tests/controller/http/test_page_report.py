@@ -16,6 +16,7 @@ from tests.controller.http.page_support import (
     api_call,
     machine_token,
     open_view,
+    scroll_to,
     text_of,
     wait,
     wait_text,
@@ -68,6 +69,7 @@ def test_the_month_report_and_its_excel_file(browser: Any, tmp_path: Path) -> No
         assert text_of(driver, "[data-figure=clusters] .big") == "2"
         wait_text(driver, "#rp-body", "Phát xong")
         wait_text(driver, "#rp-body", "Đường số 5")
+        scroll_to(driver, "#view")
         screenshot(driver, "report")
 
         xlsx = driver.find_element(By.CSS_SELECTOR, "[data-link=xlsx]").get_attribute("href")

@@ -16,6 +16,7 @@ from tests.controller.http.page_support import (
     click,
     machine_token,
     open_view,
+    scroll_to,
     wait,
     wait_text,
 )
@@ -100,6 +101,7 @@ def test_an_admin_creates_a_user_who_then_signs_in(browser: Any, tmp_path: Path)
         wait_text(driver, '[data-user="mai"]', "Vận hành")
         wait_text(driver, '[data-user="mai"]', "Đang dùng")
         check_page(driver)
+        scroll_to(driver, '[data-user="mai"]')
         screenshot(driver, "users")
         users = {u["name"]: u for u in api_call(controller, machine_token(controller), "/users")}
         assert users["mai"]["role"] == "operator" and users["mai"]["disabled"] is False
