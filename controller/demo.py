@@ -69,16 +69,27 @@ async def run_with_optional_demo(
     return 0
 
 
+DEMO_USER = "demo"
+
+
 def _announce(runtime: Runtime, url: str) -> None:
-    """Print the dashboard address and a one-time admin token (valid one day)."""
+    """Print the dashboard address, the demo person's password for the page (new at each
+    start) and a one-time admin token for scripts (valid one day)."""
     name = f"demo-admin-{secrets.token_hex(2)}"
     secret, _ = runtime.tokens.create(name=name, role="admin", expires_days=1,
                                       now=runtime.clock.now())
+    password = secrets.token_urlsafe(9)
+    if runtime.users.get(DEMO_USER) is None:
+        runtime.users.create(name=DEMO_USER, role="admin", password=password,
+                             now=runtime.clock.now())
+    else:  # a demo run before this one left the account: a new password, and it is unlocked
+        runtime.users.set_password(DEMO_USER, password, now=runtime.clock.now())
     lines: list[Any] = [
         "",
         f"communectl demo is running: {runtime.config.site.name}",
         f"  dashboard  {url}",
         f"  API docs   {url}docs",
+        f"  sign in    user {DEMO_USER}, password {password} (admin; new at each start)",
         f"  admin token (shown once, valid one day): {secret}",
         f"  try: curl -H 'Authorization: Bearer {secret}' {url}api/v1/circuits",
         "  Ctrl-C stops it.",

@@ -21,14 +21,17 @@ from controller.lighting.service import LightingService
 from controller.lighting.usage import UsageRecorder
 from controller.nodes.firmware import FirmwareBook
 from controller.nodes.node_zones import MediaShelf, NodeZones
+from controller.platform.accounts import AccountService
 from controller.platform.alarms import AlarmBook
 from controller.platform.audit import AuditTrail
 from controller.platform.clock import Clock
 from controller.platform.clock_guard import ClockGuard
 from controller.platform.devices import DeviceManager
 from controller.platform.history import History
+from controller.platform.sessions import SessionBook
 from controller.platform.store import Store
 from controller.platform.tokens import TokenRegistry
+from controller.platform.users import UserBook
 from controller.radio.airlog import AirLog
 from controller.radio.coordinator import BroadcastCoordinator
 from controller.radio.library import AudioLibrary
@@ -68,6 +71,10 @@ class Runtime:
     lighting_service: LightingService = field(init=False)
     # Likewise the radio's: programmes, announcements, audio, what is on air.
     radio_service: RadioService = field(init=False)
+    # People's accounts and their browser sessions (tokens are for machines).
+    users: UserBook = field(init=False)
+    sessions: SessionBook = field(init=False)
+    accounts: AccountService = field(init=False)
     started_at: datetime
     version: str = field(default_factory=package_version)
     demo: bool = False
@@ -122,6 +129,10 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
                       devices=devices, alarms=alarms, lighting=lighting, library=library,
                       player=player, broadcasts=broadcasts, trail=AuditTrail(audit, clock),
                       started_at=clock.now(), demo=demo)
+    runtime.users = UserBook(store)
+    runtime.sessions = SessionBook(store)
+    runtime.accounts = AccountService(users=runtime.users, sessions=runtime.sessions,
+                                      trail=runtime.trail, clock=clock)
     runtime.lighting_service = LightingService(
         config=config, clock=clock, store=store, overrides=overrides, programs=programs,
         coordinator=lighting, devices=devices, alarms=alarms, trail=runtime.trail)

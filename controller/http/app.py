@@ -23,6 +23,7 @@ from controller.http import (
     routes_radio,
     routes_reports,
     routes_schedules,
+    routes_session,
     routes_speech,
     routes_status,
 )
@@ -38,7 +39,9 @@ API_PREFIX = "/api/v1"
 DESCRIPTION = """\
 Street lights and the loudspeaker radio of one commune.
 
-Send `Authorization: Bearer TOKEN` with every request but `GET /api/v1/health`. Roles, each
+Machines send `Authorization: Bearer TOKEN` with every request but `GET /api/v1/health`;
+people sign in with `POST /api/v1/session` and send the session cookie, and with every change
+the session's `X-CSRF-Token`. Roles, each
 including the one before: **viewer** (read), **operator** (radio), **technician** (overrides,
 lighting programmes, calendars, devices, acknowledging alarms), **admin** (tokens, audit).
 
@@ -66,7 +69,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
                    routes_devices, routes_firmware, routes_events, routes_admin, routes_speech,
-                   routes_reports, metrics):
+                   routes_reports, routes_session, metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.

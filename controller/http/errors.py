@@ -14,6 +14,7 @@ HTTPException, routing 404/405) are mapped here so that none of them answers in 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +36,8 @@ CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    423: "account_locked",
+    429: "slow_down",
 }
 # Where a validation error can be: the first element of pydantic's ``loc`` for a request.
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
@@ -51,10 +54,12 @@ class ApiError(HTTPException):
     passes through FastAPI's body parsing unchanged when raised there."""
 
     def __init__(self, status: int, message: str, *, code: str | None = None,
-                 field: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 field: str | None = None, headers: Mapping[str, str] | None = None,
+                 retry_at: datetime | None = None) -> None:
         super().__init__(status_code=status, detail=message, headers=dict(headers or {}))
         self.code = code or CODES.get(status, "error")
         self.field = field
+        self.retry_at = retry_at
 
 
 def not_found(kind: str, identifier: str) -> ApiError:
@@ -70,9 +75,11 @@ def conflict(message: str, *, field: str | None = None) -> ApiError:
 
 
 def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = ErrorPublic(error=ErrorBody(code=code, message=message, field=field))
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
+                   headers: Mapping[str, str] | None = None,
+                   retry_at: datetime | None = None) -> JSONResponse:
+    body = ErrorPublic(error=ErrorBody(code=code, message=message, field=field,
+                                       retry_at=retry_at))
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status,
                         headers=dict(headers or {}))
 
 
@@ -87,7 +94,7 @@ def field_of(loc: Sequence[Any]) -> str | None:
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status_code, exc.code, str(exc.detail), field=exc.field,
-                          headers=exc.headers)
+                          headers=exc.headers, retry_at=exc.retry_at)
 
 
 # The controller's refusals (controller.errors), raised by the services, by HTTP status.

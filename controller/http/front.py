@@ -34,6 +34,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,14 @@ from controller.http.proxy import (
 )
 from controller.http.server import ApiServer, event_loop_runner
 from controller.platform.memory import settle_after_start
+from controller.platform.sessions import COOKIE, SessionBook
 from controller.platform.store import Store
 from controller.platform.tokens import TokenInfo, TokenRegistry, role_at_least
 
 log = logging.getLogger(__name__)
 
-HEALTH_PATH = "/api/v1/health"  # the one endpoint that answers without a token (docs/api.md)
+HEALTH_PATH = "/api/v1/health"  # answers without a token or a session (docs/api.md)
+SESSION_PATH = "/api/v1/session"  # POST signs in: without either, of course
 METRICS_PATH = "/metrics"  # Prometheus's default path, outside /api/v1, with a token
 # Requests that need no token (pages, docs, /health, node media) in flight to the controller
 # at once: enough for every phone and node of a commune, too few for a flood to matter.
@@ -88,12 +91,14 @@ class FrontApp:
     """
 
     def __init__(self, proxy: UpstreamProxy, tokens: TokenRegistry, mirror: StatusMirror, *,
-                 limits: BodyLimits | None = None) -> None:
+                 sessions: SessionBook, limits: BodyLimits | None = None) -> None:
         self.proxy = proxy
         self.tokens = tokens
+        self.sessions = sessions
         self.mirror = mirror
         self.limits = limits or BodyLimits()
-        self._token_load: asyncio.Future[None] | None = None
+        # The read of storage in flight, by what it reads (tokens or sessions).
+        self._loads: dict[Callable[[], None], asyncio.Future[None]] = {}
         self._anonymous = asyncio.Semaphore(ANONYMOUS_UPSTREAM_MAX)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -112,7 +117,7 @@ class FrontApp:
             await send_bytes(send, 413, error_body("too_large", too_large_message(limit)),
                              headers=refusal)
             return
-        if not self._needs_token(path):
+        if not self._needs_token(scope):
             if self._anonymous.locked():
                 await send_unavailable(send)
                 return
@@ -120,25 +125,57 @@ class FrontApp:
                 await self.proxy.forward(scope, receive, send)
             return
         authorization = _header(scope, b"authorization")
-        info = await self._caller(authorization, send, refusal)
-        if info is None:
+        if authorization:
+            credentials = {"authorization": authorization}
+            role = await self._token_role(authorization, send, refusal)
+        else:
+            secret = _cookie(scope, COOKIE)
+            credentials = {"cookie": f"{COOKIE}={secret}"}
+            role = await self._session_role(secret, send, refusal)
+        if role is None:
             return
         if (scope["method"] == "GET" and path == STATUS_PATH and not has_body(scope["headers"])
-                and role_at_least(info.role, "viewer")
-                and await self._status(scope, send, authorization)):
+                and role_at_least(role, "viewer")
+                and await self._status(scope, send, credentials)):
             return
         changes = scope["method"] not in ("GET", "HEAD")
         await self.proxy.forward(scope, receive, send, on_status=(
             self._changed if changes else None))
 
-    def _needs_token(self, path: str) -> bool:
-        # As the controller's routes declare it (docs/api.md: only /health answers without a token).
+    def _needs_token(self, scope: dict[str, Any]) -> bool:
+        # As the controller's routes declare it (docs/api.md: only /health, and signing in,
+        # answer without a token or a session).
+        path = scope["path"]
+        if path == SESSION_PATH and scope["method"] == "POST":
+            return False
         return (path.startswith(self.limits.path_prefix) and path != HEALTH_PATH) \
             or path == METRICS_PATH
 
     def _changed(self, status: int) -> None:
         if 200 <= status < 300:
             self.mirror.invalidate()  # whatever it changed shows in the next /status
+
+    async def _session_role(self, secret: str, send: Any,
+                            refusal: list[tuple[bytes, bytes]]) -> str | None:
+        """The role of a live session cookie; else answers 401 (as controller.http.auth)."""
+        if not secret:
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "sign in, or send an API token: Authorization: Bearer TOKEN"),
+                headers=[(b"www-authenticate", b"Bearer"), *refusal])
+            return None
+        await self._read_if_changed(self.sessions.index_is_current, self.sessions.load)
+        person = self.sessions.verify(secret, now=datetime.now(UTC), reread=False)
+        if person is None:
+            await send_bytes(send, 401, error_body(
+                "unauthorized", "the session has ended: sign in again"),
+                headers=[(b"www-authenticate", b"Bearer"), *refusal])
+            return None
+        return person.role
+
+    async def _token_role(self, authorization: str, send: Any,
+                          refusal: list[tuple[bytes, bytes]]) -> str | None:
+        info = await self._caller(authorization, send, refusal)
+        return None if info is None else info.role
 
     async def _caller(self, authorization: str, send: Any,
                       refusal: list[tuple[bytes, bytes]]) -> TokenInfo | None:
@@ -157,9 +194,10 @@ class FrontApp:
                 headers=[(b"www-authenticate", b'Bearer error="invalid_token"'), *refusal])
         return info
 
-    async def _status(self, scope: dict[str, Any], send: Any, authorization: str) -> bool:
+    async def _status(self, scope: dict[str, Any], send: Any,
+                      credentials: dict[str, str]) -> bool:
         """Answer /status from the mirror; False to let the controller answer it."""
-        body = await self.mirror.current(authorization)
+        body = await self.mirror.current(credentials)
         if body is None:
             if not self.mirror.unreachable:
                 return False
@@ -177,16 +215,22 @@ class FrontApp:
         return True
 
     async def _verify(self, secret: str) -> TokenInfo | None:
-        if not self.tokens.index_is_current():
-            # Storage changed: reading it may wait for another process's write (an fsync) to
-            # finish, so in a thread, and once for every request that arrives meanwhile.
-            if self._token_load is None or self._token_load.done():
-                self._token_load = asyncio.ensure_future(asyncio.to_thread(self.tokens.load))
-            await asyncio.shield(self._token_load)
-            # What was just read is as new as this request: no second read on the loop, should
-            # another write have landed meanwhile.
-            return self.tokens.verify(secret, now=datetime.now(UTC), reread=False)
-        return self.tokens.verify(secret, now=datetime.now(UTC))
+        await self._read_if_changed(self.tokens.index_is_current, self.tokens.load)
+        # What was just read is as new as this request: no second read on the loop, should
+        # another write have landed meanwhile.
+        return self.tokens.verify(secret, now=datetime.now(UTC), reread=False)
+
+    async def _read_if_changed(self, is_current: Callable[[], bool],
+                               load: Callable[[], None]) -> None:
+        """Read tokens or sessions again when storage changed. That may wait for another
+        process's write (an fsync) to finish, so in a thread, and once for every request that
+        arrives meanwhile."""
+        if is_current():
+            return
+        pending = self._loads.get(load)
+        if pending is None or pending.done():
+            pending = self._loads[load] = asyncio.ensure_future(asyncio.to_thread(load))
+        await asyncio.shield(pending)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -199,6 +243,17 @@ class FrontApp:
                 return
 
 
+def _cookie(scope: dict[str, Any], name: str) -> str:
+    """The value of one cookie of the request ('' if absent), as browsers send them."""
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            for pair in value.decode("latin-1").split(";"):
+                cookie, _, found = pair.strip().partition("=")
+                if cookie == name:
+                    return found.strip()
+    return ""
+
+
 def _header(scope: dict[str, Any], name: bytes) -> str:
     for key, value in scope["headers"]:
         if key == name:
@@ -208,8 +263,9 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 def build_front(upstream: str, storage: Path, limits: BodyLimits | None = None) -> FrontApp:
     proxy = UpstreamProxy(upstream)
-    store = Store(storage)  # read only here: tokens
-    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy), limits=limits)
+    store = Store(storage)  # read only here: tokens, sessions and accounts
+    return FrontApp(proxy, TokenRegistry(store), StatusMirror(proxy),
+                    sessions=SessionBook(store), limits=limits)
 
 
 def main(argv: list[str] | None = None) -> None:

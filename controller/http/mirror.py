@@ -62,31 +62,31 @@ class StatusMirror:
     def invalidate(self) -> None:
         self._stale = True
 
-    async def current(self, authorization: str) -> bytes | None:
+    async def current(self, credentials: dict[str, str]) -> bytes | None:
         """The body to answer with, or None when the controller gave none (``unreachable``
         tells whether it answered at all)."""
         age_s = self._monotonic() - self._fetched_mono
         if self.body is None or self._stale or age_s > self._max_age_s:
-            await self._refresh_once(authorization)
+            await self._refresh_once(credentials)
         elif age_s > self._refresh_s:
-            self._start_refresh(authorization)
+            self._start_refresh(credentials)
         return self.body
 
-    def _start_refresh(self, authorization: str) -> asyncio.Task[None]:
+    def _start_refresh(self, credentials: dict[str, str]) -> asyncio.Task[None]:
         if self._refreshing is None or self._refreshing.done():
-            self._refreshing = asyncio.create_task(self._refresh(authorization),
+            self._refreshing = asyncio.create_task(self._refresh(credentials),
                                                    name="status-mirror")
         return self._refreshing
 
-    async def _refresh_once(self, authorization: str) -> None:
+    async def _refresh_once(self, credentials: dict[str, str]) -> None:
         # One refresh in flight at a time; every request that needs it waits for that one.
-        await asyncio.shield(self._start_refresh(authorization))
+        await asyncio.shield(self._start_refresh(credentials))
         if self._stale:  # the change came while that one was in flight: once more
-            await asyncio.shield(self._start_refresh(authorization))
+            await asyncio.shield(self._start_refresh(credentials))
 
-    async def _refresh(self, authorization: str) -> None:
+    async def _refresh(self, credentials: dict[str, str]) -> None:
         self._stale = False
-        headers = {"authorization": authorization}
+        headers = dict(credentials)
         if self.etag is not None and self.body is not None:
             headers["if-none-match"] = self.etag
         try:

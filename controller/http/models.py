@@ -27,6 +27,8 @@ class ErrorBody(BaseModel):
     message: str
     field: str | None = Field(default=None,
                               description="dotted path of the input to blame, if one is")
+    retry_at: datetime | None = Field(
+        default=None, description="when to try again (a sign-in that must wait or is locked)")
 
 
 class ErrorPublic(BaseModel):

@@ -7,7 +7,7 @@ Guessing is slowed and then stopped per account: each failed sign-in since the l
 makes the next attempt wait longer (``delay_after``: 0 s for the first three, then doubling
 from 1 s up to 30 s), and ``LOCK_AFTER`` failures in a row lock the account for
 ``LOCK_FOR``. The counters are stored with the account, so a restart does not reset them. A
-disabled account cannot sign in at all; an admin enables it again by setting a new password.
+disabled account cannot sign in at all, until an admin enables it or sets a new password.
 
 Hashes are made by argon2-cffi's ``PasswordHasher`` with its defaults (argon2id, RFC 9106's
 low-memory profile: 64 MiB, 3 passes, 4 lanes), about 50 ms on a Raspberry Pi 4. A hash made
@@ -22,22 +22,24 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from typing import TYPE_CHECKING, Literal
 
 from controller.errors import Conflict, InvalidInput, NotFound
 from controller.platform import documents as fields
 from controller.platform.store import Store
 from controller.platform.tokens import ROLES
 
+if TYPE_CHECKING:
+    # Imported where a hash is made or checked: the front process reads accounts (to check
+    # sessions, controller.platform.sessions) and never hashes, so it does not load argon2.
+    from argon2 import PasswordHasher
+
 TABLE = "users"
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 256  # argon2 takes any length; this bounds the work one attempt costs
 FREE_ATTEMPTS = 3  # failures in a row that cost no wait (a mistyped password or two)
 MAX_DELAY = timedelta(seconds=30)
-LOCK_AFTER = 10  # failures in a row that lock the account
+LOCK_AFTER = 5  # failures in a row that lock the account (then only an admin or time helps)
 LOCK_FOR = timedelta(minutes=15)
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 
@@ -106,7 +108,12 @@ class SignIn:
 class UserBook:
     def __init__(self, store: Store, hasher: PasswordHasher | None = None) -> None:
         self._store = store
-        self._hasher = hasher or PasswordHasher()
+        self._given_hasher = hasher
+
+    @functools.cached_property
+    def _hasher(self) -> PasswordHasher:
+        from argon2 import PasswordHasher
+        return self._given_hasher or PasswordHasher()
 
     def create(self, *, name: str, role: str, password: str, now: datetime) -> User:
         if not _NAME.fullmatch(name):
@@ -140,6 +147,10 @@ class UserBook:
 
     def disable(self, name: str) -> User:
         return self._change(name, lambda user: replace(user, disabled=True))
+
+    def enable(self, name: str) -> User:
+        """Undo ``disable``, keeping the password; a lock from failed sign-ins stays."""
+        return self._change(name, lambda user: replace(user, disabled=False))
 
     def sign_in(self, name: str, password: str, *, now: datetime) -> SignIn:
         """Check a password; records the failure or the success on the account."""
@@ -185,6 +196,7 @@ class UserBook:
     def _verify(self, password_hash: str, password: str) -> bool:
         if len(password) > MAX_PASSWORD_CHARS:
             return False
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
         try:
             return self._hasher.verify(password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -202,4 +214,5 @@ def _check_role(role: str) -> None:
 def _unknown_user_hash() -> str:
     """A hash of nothing anyone can type, checked for unknown names (see sign_in); made on
     first use, not at import: a hash takes 64 MiB for a moment."""
+    from argon2 import PasswordHasher
     return PasswordHasher().hash("\0 no such user \0")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -226,3 +228,37 @@ async def test_devices_probe_reports_each_device(controller: Controller) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("relay-1")
     assert "ok" in result.stdout
+
+
+async def test_the_demo_prints_a_person_to_sign_in_as_and_a_token(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "COMMUNECTL_CONFIG": str(tmp_path / "absent.toml")}
+    proc = subprocess.Popen([*COMMUNECTL, "run", "--demo", "--api-port", str(port)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not any(line.strip().startswith("Ctrl-C") for line in lines):
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 30)
+            assert line, f"the demo ended: {lines}"
+            lines.append(line)
+        printed = "".join(lines)
+        signing_in = re.search(r"sign in +user (\S+), password (\S+) ", printed)
+        token = re.search(r"admin token \(shown once, valid one day\): (\S+)", printed)
+        assert signing_in and token, printed
+        base = f"http://127.0.0.1:{port}/api/v1"
+        async with httpx.AsyncClient(base_url=base) as client:
+            signed = await client.post("/session", json={"name": signing_in[1],
+                                                         "password": signing_in[2]})
+            assert (signed.status_code, signed.json()["role"]) == (200, "admin")
+            assert (await client.get("/users")).status_code == 200
+            scripted = await client.get("/circuits", headers={
+                "Authorization": f"Bearer {token[1]}"})
+            assert scripted.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await wait_exit(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 0

@@ -24,7 +24,7 @@ GOOD_OVERRIDE = {"target": "circuit:road-5", "state": "on", "duration_min": 30,
                  "reason": "replacing a lamp"}
 # Stored ids, so that a body reaches the handler's checks instead of stopping at a 404.
 EXISTING_IDS = {"program_id": "part-night", "calendar_id": "holidays",
-                "firmware_id": "fw-none"}
+                "firmware_id": "fw-none", "audio_id": "no-audio", "name": "nobody"}
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
 
 
@@ -69,6 +69,8 @@ async def test_every_other_endpoint_needs_a_token(api_client: httpx.AsyncClient,
         answers[f"{method} {template}"] = (response.status_code,
                                            response.headers.get("www-authenticate"))
     assert answers.pop("GET /health") == (200, None)
+    # Signing in needs no token either; without a body it is refused as any invalid body.
+    assert answers.pop("POST /session") == (422, None)
     assert len(answers) >= 25
     assert set(answers.values()) == {(401, "Bearer")}
 
@@ -248,10 +250,13 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
             answers[f"{method} {template} #{index}"] = response.status_code
     await api_runtime.lighting.reconcile()
     assert sorted(writers) == [
+        ("PATCH", "/audio/{audio_id}"), ("PATCH", "/users/{name}"),
         ("POST", "/announcements"), ("POST", "/audio"), ("POST", "/broadcast-programs"),
         ("POST", "/calendars"), ("POST", "/firmware"), ("POST", "/firmware/{firmware_id}/rollout"),
-        ("POST", "/lighting-programs"), ("POST", "/overrides"), ("POST", "/speech/preview"),
-        ("POST", "/tokens"), ("PUT", "/broadcast-programs/{program_id}"),
+        ("POST", "/lighting-programs"), ("POST", "/lighting-programs/preview"),
+        ("POST", "/overrides"), ("POST", "/session"), ("POST", "/session/password"),
+        ("POST", "/speech/preview"), ("POST", "/tokens"), ("POST", "/users"),
+        ("PUT", "/broadcast-programs/{program_id}"),
         ("PUT", "/calendars/{calendar_id}"), ("PUT", "/lighting-programs/{program_id}")]
     assert {k: v for k, v in answers.items() if v not in ERROR_STATUSES} == {}
     assert (stored_state(api_runtime), api_cabinet.coils(RELAY_UNIT)) == before

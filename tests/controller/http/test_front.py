@@ -25,8 +25,10 @@ from controller.app import run_controller
 from controller.config import parse_config
 from controller.http import routes_status
 from controller.platform.clock import SystemClock
+from controller.platform.sessions import COOKIE
 from controller.platform.store import Store
 from controller.platform.tokens import TokenRegistry
+from controller.platform.users import UserBook
 from controller.runtime import Runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
@@ -187,13 +189,40 @@ async def test_tokens_are_checked_in_the_shared_storage_at_once(running: Running
         revoked = await client.get("/api/v1/status", headers=made_elsewhere)
     assert (missing.status_code, missing.headers["www-authenticate"]) == (401, "Bearer")
     assert missing.json() == {"error": {
-        "code": "unauthorized", "message": "send an API token: Authorization: Bearer TOKEN"}}
+        "code": "unauthorized",
+        "message": "sign in, or send an API token: Authorization: Bearer TOKEN"}}
     assert basic.status_code == 401
     assert (unknown.status_code, unknown.headers["www-authenticate"]) == \
         (401, 'Bearer error="invalid_token"')
     assert unknown.json()["error"]["code"] == "unauthorized"
     assert honoured.status_code == 200
     assert revoked.status_code == 401
+
+
+async def test_a_person_signs_in_through_the_front_and_status_comes_from_its_mirror(
+        running: Running) -> None:
+    # The account is made by another process's Store, as ``communectl user create`` does.
+    UserBook(Store(running.data)).create(name="lan", role="operator", password="mật-khẩu-lan-1",
+                                         now=running.runtime.clock.now())
+    async with httpx.AsyncClient(base_url=running.url) as phone:
+        signed = await phone.post("/api/v1/session",
+                                  json={"name": "lan", "password": "mật-khẩu-lan-1"})
+        assert signed.status_code == 200
+        csrf = {"X-CSRF-Token": signed.json()["csrf"]}
+        statuses = [await phone.get("/api/v1/status") for _ in range(3)]
+        me = await phone.get("/api/v1/session")
+        secret = phone.cookies[COOKIE]
+        out = await phone.delete("/api/v1/session", headers=csrf)
+        anonymous = await phone.get("/api/v1/status")  # the answer cleared the cookie
+        phone.cookies.set(COOKIE, secret)
+        after = await phone.get("/api/v1/status")
+    assert [s.status_code for s in statuses] == [200, 200, 200]
+    assert statuses[0].json()["circuits"][0]["id"] == "road-5"
+    assert me.json()["name"] == "lan"
+    assert out.status_code == 204
+    # Refused by the front itself: a session that ended is a 401 before the controller.
+    assert (after.status_code, anonymous.status_code) == (401, 401)
+    assert after.json()["error"]["message"] == "the session has ended: sign in again"
 
 
 async def test_a_change_sent_through_the_front_shows_in_the_next_status(

@@ -13,6 +13,8 @@ import pytest
 from controller.http.front import ANONYMOUS_UPSTREAM_MAX, FrontApp
 from controller.http.mirror import StatusMirror
 
+AUTH = {"authorization": "Bearer t"}  # as the front passes a checked request's credentials
+
 
 @dataclass
 class Answer:
@@ -71,7 +73,7 @@ def mirror(controller: FakeController, clock: Clock) -> StatusMirror:
 async def test_many_requests_at_once_make_one_fetch(mirror: StatusMirror,
                                                     controller: FakeController) -> None:
     controller.gate.clear()
-    waiting = [asyncio.create_task(mirror.current("Bearer t")) for _ in range(10)]
+    waiting = [asyncio.create_task(mirror.current(AUTH)) for _ in range(10)]
     await asyncio.sleep(0)
     controller.gate.set()
     assert await asyncio.gather(*waiting) == [b"body 1"] * 10
@@ -81,24 +83,24 @@ async def test_many_requests_at_once_make_one_fetch(mirror: StatusMirror,
 
 async def test_an_old_copy_is_served_while_a_refresh_runs_behind(
         mirror: StatusMirror, controller: FakeController, clock: Clock) -> None:
-    assert await mirror.current("Bearer t") == b"body 1"
+    assert await mirror.current(AUTH) == b"body 1"
     controller.version = 2
     clock.now += 0.1
-    assert await mirror.current("Bearer t") == b"body 1"  # young enough: no fetch
+    assert await mirror.current(AUTH) == b"body 1"  # young enough: no fetch
     assert len(controller.calls) == 1
     clock.now += 0.2
-    assert await mirror.current("Bearer t") == b"body 1"  # served, refresh started
+    assert await mirror.current(AUTH) == b"body 1"  # served, refresh started
     await asyncio.sleep(0)
-    assert await mirror.current("Bearer t") == b"body 2"
+    assert await mirror.current(AUTH) == b"body 2"
     assert controller.calls[1]["if-none-match"] == '"v1"'
 
 
 async def test_an_unchanged_status_costs_a_304(mirror: StatusMirror,
                                                controller: FakeController,
                                                clock: Clock) -> None:
-    await mirror.current("Bearer t")
+    await mirror.current(AUTH)
     clock.now += 1
-    await mirror.current("Bearer t")
+    await mirror.current(AUTH)
     await asyncio.sleep(0)
     assert (mirror.refreshes, mirror.not_modified) == (1, 1)
     assert mirror.body == b"body 1" and mirror.etag == '"v1"'
@@ -106,16 +108,16 @@ async def test_an_unchanged_status_costs_a_304(mirror: StatusMirror,
 
 async def test_after_a_change_the_next_request_waits_for_the_new_status(
         mirror: StatusMirror, controller: FakeController) -> None:
-    await mirror.current("Bearer t")
+    await mirror.current(AUTH)
     controller.version = 2
     mirror.invalidate()
-    assert await mirror.current("Bearer t") == b"body 2"
+    assert await mirror.current(AUTH) == b"body 2"
 
 
 async def test_a_change_during_a_refresh_is_fetched_once_more(
         mirror: StatusMirror, controller: FakeController) -> None:
     controller.gate.clear()
-    first = asyncio.create_task(mirror.current("Bearer t"))
+    first = asyncio.create_task(mirror.current(AUTH))
     while not controller.calls:  # the fetch of version 1 is on its way
         await asyncio.sleep(0)
     controller.version = 2
@@ -127,13 +129,13 @@ async def test_a_change_during_a_refresh_is_fetched_once_more(
 
 async def test_a_copy_past_its_max_age_is_not_served_without_the_controller(
         mirror: StatusMirror, controller: FakeController, clock: Clock) -> None:
-    await mirror.current("Bearer t")
+    await mirror.current(AUTH)
     controller.fail = TimeoutError("no answer")
     clock.now += 3.5
-    assert await mirror.current("Bearer t") is None
+    assert await mirror.current(AUTH) is None
     assert mirror.unreachable
     controller.fail = None
-    assert await mirror.current("Bearer t") == b"body 1"
+    assert await mirror.current(AUTH) == b"body 1"
     assert not mirror.unreachable
 
 
@@ -143,7 +145,7 @@ async def test_a_refusal_of_the_controller_is_left_for_it_to_give(
         return Answer(401, b'{"error": {}}')
 
     controller.get = refuse  # type: ignore[method-assign]
-    assert await mirror.current("Bearer revoked") is None
+    assert await mirror.current({"authorization": "Bearer revoked"}) is None
     assert not mirror.unreachable
 
 
@@ -164,7 +166,7 @@ class HeldProxy:
 
 async def test_requests_without_a_token_reach_the_controller_a_bounded_number_at_once() -> None:
     proxy = HeldProxy()
-    app = FrontApp(proxy, tokens=None, mirror=None)  # type: ignore[arg-type]
+    app = FrontApp(proxy, tokens=None, mirror=None, sessions=None)  # type: ignore[arg-type]
     answers: list[list[dict]] = []
 
     async def get_page() -> None:
