@@ -456,3 +456,24 @@ def chime(*, volume: float = 0.8) -> bytes:
             envelope = min(1.0, t / CHIME_ATTACK_S) * math.exp(-CHIME_DECAY_PER_S * t)
             samples.append(round(32767 * volume * envelope * math.sin(2 * math.pi * frequency * t)))
     return _to_bytes(samples)
+
+
+TONE_FADE_S = 0.01  # a short fade at either end, so a test tone does not click
+
+
+def tone(frequency_hz: float, seconds: float, *, amplitude: float = 0.4) -> bytes:
+    """A steady sine of ``frequency_hz`` for ``seconds`` in house PCM, ``amplitude`` a fraction
+    of full scale (0.4 is about -8 dBFS), faded in and out over ``TONE_FADE_S``."""
+    if not 0.0 < frequency_hz < PCM_RATE / 2:
+        raise ValueError(f"frequency {frequency_hz} Hz is outside 0..{PCM_RATE // 2} Hz")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, not {seconds}")
+    if not 0.0 < amplitude <= 1.0:
+        raise ValueError(f"amplitude {amplitude} is outside 0.0..1.0")
+    frames = round(seconds * PCM_RATE)
+    fade = max(1, round(TONE_FADE_S * PCM_RATE))
+    step = 2 * math.pi * frequency_hz / PCM_RATE
+    peak = 32767 * amplitude
+    samples = array("h", (round(peak * min(1.0, n / fade, (frames - 1 - n) / fade)
+                                * math.sin(step * n)) for n in range(frames)))
+    return _to_bytes(samples)

@@ -108,11 +108,15 @@ def _inputs(operation: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
     query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
     if query:
         parts.append("?" + ", ".join(f"`{p['name']}`" for p in query))
-    content = operation.get("requestBody", {}).get("content", {})
+    request_body = operation.get("requestBody", {})
+    content = request_body.get("content", {})
     for media, body in content.items():
-        schema = _resolve(body.get("schema", {}), schemas)
+        # An optional body (``Model | None = None``) is a union of the model and null.
+        declared = _model_branch(body.get("schema", {}))
+        schema = _resolve(declared, schemas)
+        optional = "" if request_body.get("required") else "?"
         kind = "multipart" if media.startswith("multipart/") else \
-            f"`{_name(body.get('schema', {}))}`"
+            f"`{_name(declared)}`{optional}"
         fields = _fields(schema, limit=None)
         parts.append(f"{kind}: {fields}" if fields else kind)
     return "; ".join(parts) or "–"
@@ -138,6 +142,12 @@ def _answer(operation: Mapping[str, Any], schemas: Mapping[str, Any]) -> str:
         described = f"`{name}`" + (f" ({fields})" if fields else "")
         return f"{status} " + (f"list of {described}" if listed else described)
     return "–"
+
+
+def _model_branch(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The model of ``Model | None``; any other schema as it is."""
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    return branches[0] if len(branches) == 1 and not schema.get("$ref") else schema
 
 
 def _resolve(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> Mapping[str, Any]:

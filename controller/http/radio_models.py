@@ -20,6 +20,7 @@ from controller.radio.requests import (  # noqa: F401
     BroadcastProgramCreate,
     BroadcastProgramUpdate,
     Level,
+    ZoneToneCreate,
 )
 
 
@@ -88,6 +89,15 @@ class ZonePublic(BaseModel):
     on: bool = Field(description="switched on now")
     amplifier: str | None = Field(description="the amplifier that feeds it, if any")
     nodes: list[str] = Field(description="IP/4G loudspeaker nodes that play for it")
+
+
+class ZoneTonePublic(BaseModel):
+    key: str = Field(description="the item's key, as GET /broadcasts/now and the log show it")
+    zone: str
+    seconds: int
+    frequency_hz: int
+    starts_at: datetime = Field(description="when it should sound, once the amplifier is warm")
+    ends_at: datetime = Field(description="when it should end")
 
 
 class NowPublic(BaseModel):

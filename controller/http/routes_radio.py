@@ -31,6 +31,8 @@ from controller.http.radio_models import (
     NowPublic,
     StoppedPublic,
     ZonePublic,
+    ZoneToneCreate,
+    ZoneTonePublic,
 )
 from controller.http.routes_audio import audio_public
 from controller.platform.exports import MEDIA_TYPES, content_disposition, render
@@ -203,3 +205,16 @@ async def list_zones(runtime: RuntimeDep, caller: Viewer) -> list[ZonePublic]:
     on = set(runtime.radio_service.zones_on())
     return [ZonePublic(id=z.id, name=z.name or z.id, on=z.id in on, amplifier=z.amplifier,
                        nodes=list(z.nodes)) for z in runtime.config.zones]
+
+
+@router.post("/zones/{zone_id}/test-tone", status_code=202,
+             summary="A short test tone (1 kHz) in one zone, if the air is free",
+             responses=error_responses(409))
+async def zone_test_tone(zone_id: str, runtime: RuntimeDep, caller: Technician,
+                         body: ZoneToneCreate | None = None) -> ZoneTonePublic:
+    tone = await runtime.radio_service.test_tone(zone_id, body or ZoneToneCreate(),
+                                                 actor=caller)
+    source = tone.item.source
+    return ZoneTonePublic(key=tone.item.key, zone=zone_id, seconds=source["seconds"],
+                          frequency_hz=source["frequency_hz"], starts_at=tone.starts_at,
+                          ends_at=tone.ends_at)

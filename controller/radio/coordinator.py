@@ -1,7 +1,8 @@
 """The broadcast coordinator: one owner of the air (docs/architecture.md, the radio's rules).
 
-Each wake it looks at what could air (``controller.radio.items``: programme occurrences and
-announcements, less what the broadcast log has seen) and decides:
+Each wake it looks at what could air (``controller.radio.items``: programme occurrences,
+announcements and the test tones asked for with ``request``, less what the broadcast log has
+seen) and decides:
 
 - an item whose time has passed beyond its grace, or that arrived while the air was busy for
   longer than that, is logged ``missed``; a non-emergency item due in quiet hours is ``skipped``;
@@ -97,6 +98,8 @@ class BroadcastCoordinator:
         self._quiet = config.broadcast.quiet_hours  # parsed once, by the config
         self._decisions = DecisionLoop(clock)
         self.current: Airing | None = None
+        # Items asked for now and stored nowhere (a test tone), by key, until the log has them.
+        self._requested: dict[str, AirItem] = {}
         self.outcomes: dict[str, int] = {}
         # Start offsets (first sample less ``Airing.could_sound_at``), for the metrics.
         self.start_offsets = Histogram(START_OFFSET_BOUNDS_S)
@@ -110,6 +113,17 @@ class BroadcastCoordinator:
     def wake(self) -> None:
         """Something changed (an announcement, a programme): decide now."""
         self._decisions.wake()
+
+    def request(self, item: AirItem) -> None:
+        """Air ``item`` (stored nowhere: a test tone) as any other item: by level and due time,
+        within its grace, logged whatever becomes of it."""
+        self._requested[item.key] = item
+        self.wake()
+
+    @property
+    def requested(self) -> tuple[AirItem, ...]:
+        """Requested items not yet on air nor logged (waiting, or preparing to air)."""
+        return tuple(i for i in self._requested.values() if not self.airlog.seen(i.key))
 
     async def run(self) -> None:
         now = self._clock.now()
@@ -172,6 +186,9 @@ class BroadcastCoordinator:
                 self._advance_announcement(item, now)
             else:
                 items.append(item)
+        self._requested = {key: item for key, item in self._requested.items()
+                           if not self.airlog.seen(key)}
+        items += self._requested.values()
         airing = self.current.item.key if self.current else None
         return [i for i in items if not self.airlog.seen(i.key) and i.key != airing]
 

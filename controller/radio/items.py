@@ -3,9 +3,12 @@
 nothing ever airs twice.
 
 A programme's airing is keyed by its occurrence (``program:morning@2027-01-01T05:30:00+07:00``);
-an announcement's by its repetition (``announcement:ann-1#2``). The broadcast log
-(``controller.radio.airlog``) records every key it has seen, whatever the outcome. Which
-announcements may air, and which repeat is next, is ``controller.radio.lifecycle``'s to say.
+an announcement's by its repetition (``announcement:ann-1#2``); a technician's test tone in one
+zone, which nothing stores (the radio service hands it to the coordinator), by its zone, a
+random part and when it was asked for (``test:trung-tam-1a2b3c4d@2027-01-01T09:00:00+07:00``).
+The broadcast log (``controller.radio.airlog``) records every key it has seen, whatever the
+outcome. Which announcements may air, and which repeat is next, is
+``controller.radio.lifecycle``'s to say.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from controller.radio.records import Announcement, BroadcastProgram, Zones
 from schedules.broadcasts import occurrences
 
 DEFAULT_GRACE_MIN = 10
+# A test tone ("Thử loa"): a normal item in one zone, logged with this kind and title. It is
+# asked for now, so it may wait a little for the air, not long.
+TEST_KIND = "test"
+TEST_TITLE = "Thử loa"
+TEST_TONE_HZ = 1000
+TEST_GRACE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
 class AirItem:
     key: str
-    kind: str  # "program" | "announcement"
-    ref: str  # programme or announcement id
+    kind: str  # "program" | "announcement" | "test"
+    ref: str  # programme or announcement id; a test tone's zone
     title: str
     due: datetime
     level: str  # "normal" | "priority" | "emergency"
@@ -91,6 +100,15 @@ def next_airing(config: Config, announcement: Announcement) -> AirItem | None:
         zones=zones_of(config, announcement.zones), source=announcement.source,
         grace=timedelta(minutes=_grace_min(announcement.grace_min, config)),
         known_at=lifecycle.next_known_at(announcement))
+
+
+def tone_item(zone_id: str, *, seconds: int, now: datetime, token: str) -> AirItem:
+    """A test tone of ``seconds`` in ``zone_id``, due ``now``; ``token`` makes its key unique."""
+    return AirItem(
+        key=f"{TEST_KIND}:{zone_id}-{token}@{now.isoformat()}", kind=TEST_KIND, ref=zone_id,
+        title=TEST_TITLE, due=now, level="normal", zones=(zone_id,),
+        source={"type": "tone", "frequency_hz": TEST_TONE_HZ, "seconds": seconds},
+        grace=TEST_GRACE, known_at=now)
 
 
 def announcement_key(announcement_id: str, number: int) -> str:

@@ -1,5 +1,6 @@
-"""What a caller asks the radio for (an announcement, a broadcast programme), validated as the
-HTTP API and MQTT both receive it (docs/api.md, docs/mqtt.md): the radio service takes these.
+"""What a caller asks the radio for (an announcement, a broadcast programme, a test tone in a
+zone), validated as the HTTP API and MQTT both receive it (docs/api.md, docs/mqtt.md): the
+radio service takes these.
 
 A broadcast programme has the shape of the config's ``[[broadcast_programs]]``.
 """
@@ -19,6 +20,8 @@ ZoneList = Annotated[list[Annotated[str, Field(pattern=ID_PATTERN)]],
                      Field(min_length=1, max_length=100)]
 MAX_NAME = 200
 MAX_REPEAT = 20
+TONE_SECONDS = (1, 10)  # a test tone's shortest and longest
+DEFAULT_TONE_SECONDS = 3
 
 
 class BroadcastProgramCreate(BaseModel):
@@ -67,3 +70,13 @@ class AnnouncementCreate(BaseModel):
         if self.emergency:
             self.level = "emergency"
         return self
+
+
+class ZoneToneCreate(BaseModel):
+    """A test tone in one zone (the zone is the path's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: Annotated[int, Field(ge=TONE_SECONDS[0], le=TONE_SECONDS[1])] = Field(
+        default=DEFAULT_TONE_SECONDS,
+        description=f"how long it sounds, {TONE_SECONDS[0]} to {TONE_SECONDS[1]} s")

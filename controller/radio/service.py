@@ -1,6 +1,7 @@
 """The radio's use cases, in one place: broadcast programmes, announcements (with approval),
-the audio library, what is on air, stopping it, and the broadcast log (docs/api.md, Radio;
-docs/architecture.md). The HTTP routes, MQTT and the CLI call these and nothing below them.
+the audio library, what is on air, stopping it, a test tone in one zone, and the broadcast log
+(docs/api.md, Radio; docs/architecture.md). The HTTP routes, MQTT and the CLI call these and
+nothing below them.
 
 Checks come before anything is stored, so a refused request changes nothing: zones and audio
 files exist, a schedule parses, an announcement is not in the past, and a new item does not
@@ -32,8 +33,15 @@ from controller.platform.distribution import Histogram
 from controller.platform.store import Store
 from controller.platform.tokens import role_at_least
 from controller.radio import lifecycle
-from controller.radio.coordinator import BroadcastCoordinator
-from controller.radio.items import AirItem, next_airing, program_items
+from controller.radio.coordinator import LOOKBACK, PREPARE_AHEAD_S, BroadcastCoordinator
+from controller.radio.items import (
+    TEST_KIND,
+    AirItem,
+    announcement_items,
+    next_airing,
+    program_items,
+    tone_item,
+)
 from controller.radio.library import MAX_NAME_CHARS, AudioLibrary, clean_name
 from controller.radio.records import (
     Announcement,
@@ -44,11 +52,11 @@ from controller.radio.records import (
     Zones,
     zones_doc,
 )
-from controller.radio.requests import AnnouncementCreate, BroadcastProgramCreate
+from controller.radio.requests import AnnouncementCreate, BroadcastProgramCreate, ZoneToneCreate
 from controller.radio.source_models import audio_ids_of
 from controller.radio.sources import SourcePlayer
 from drivers.errors import AudioError, NotAudio
-from schedules.broadcasts import Recurrence, occurrences
+from schedules.broadcasts import Recurrence, may_air, occurrences
 from schedules.errors import ScheduleError
 
 # An announcement "at" a moment just gone (a slow phone, a clock a few seconds off) is now.
@@ -62,7 +70,7 @@ NEXT_AIRINGS_HORIZON = timedelta(days=40)
 
 # Who may do what (docs/api.md, roles): each role includes the ones before it.
 OPERATOR = "operator"  # audio, programmes, announcements
-TECHNICIAN = "technician"  # stop a broadcast, approve
+TECHNICIAN = "technician"  # stop a broadcast, approve, a test tone
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,16 @@ class NowPlaying:
         return {**self.item.as_json(), "state": self.state,
                 "started_at": self.started_at.isoformat() if self.started_at else None,
                 "zones_on": list(self.zones_on)}
+
+
+@dataclass(frozen=True)
+class ZoneTone:
+    """A test tone handed to the coordinator: its item, and when it should sound and end (the
+    zone's amplifier warms up first)."""
+
+    item: AirItem
+    starts_at: datetime
+    ends_at: datetime
 
 
 class RadioService:
@@ -349,6 +367,57 @@ class RadioService:
         await self._trail.record(actor, "broadcast.stop", item.key)
         return item
 
+    async def test_tone(self, zone_id: str, request: ZoneToneCreate, *,
+                        actor: Actor) -> ZoneTone:
+        """A short tone in one zone, to check its line and amplifier: a normal item of kind
+        ``test`` that the coordinator airs, switches and logs like any other. It cuts into
+        nothing and should delay nothing, so it is refused (``Conflict``) while anything is on
+        air or preparing, in quiet hours, and when an item is due before it would end (or
+        too soon after to be prepared)."""
+        _require(actor, TECHNICIAN)
+        if self._config.zone(zone_id) is None:
+            raise NotFound.of("zone", zone_id)
+        now = self._clock.now()
+        warmup_s = self._broadcasts.zones.warmup_s(frozenset({zone_id}))
+        starts_at = now + timedelta(seconds=warmup_s)
+        ends_at = starts_at + timedelta(seconds=request.seconds)
+        self._refuse_busy_air(now=now, until=ends_at + timedelta(seconds=PREPARE_AHEAD_S))
+        item = tone_item(zone_id, seconds=request.seconds, now=now, token=secrets.token_hex(4))
+        self._broadcasts.request(item)
+        await self._trail.record(actor, "zone.test_tone", zone_id,
+                                 {"seconds": request.seconds, "key": item.key})
+        return ZoneTone(item=item, starts_at=starts_at, ends_at=ends_at)
+
+    def _refuse_busy_air(self, *, now: datetime, until: datetime) -> None:
+        """Conflict unless a normal item may start now and the air is free until ``until``."""
+        tz = ZoneInfo(self._config.site.timezone)
+        quiet = self._config.broadcast.quiet_hours
+        if not may_air("normal", at=now, quiet=quiet, tz=tz):
+            raise Conflict(f"quiet hours ({quiet}): only emergencies sound now")
+        if not self._broadcasts.clock_trusted():
+            raise Conflict("the clock cannot be trusted: only emergencies air until it is set")
+        airing = self._broadcasts.current
+        if airing is not None:
+            state = "is on air" if airing.on_air else "is about to air"
+            raise Conflict(f"{_described(airing.item)} {state}; a test tone does not cut in: "
+                           "try again when it ends, or stop it first")
+        waiting = self._broadcasts.requested
+        if waiting:
+            raise Conflict(f"{_described(waiting[0])} is waiting for the air; try again when "
+                           "it ends")
+        programmes = program_items(self._config, self._book.programs(), start=now - LOOKBACK,
+                                   end=until)
+        announcements = [i for i in announcement_items(self._config,
+                                                       self._book.announcements())
+                         if i.due < until]
+        due = [i for i in programmes + announcements
+               if now <= i.due + i.grace and not self._broadcasts.airlog.seen(i.key)]
+        if due:
+            first = min(due, key=lambda i: i.due)
+            at = first.due.astimezone(tz).isoformat(timespec="seconds")
+            raise Conflict(f"{_described(first)} is due at {at} and the test tone would hold "
+                           "it back; try again after it")
+
     async def log(self, *, since: datetime | None,
                   until: datetime | None) -> list[dict[str, object]]:
         """The broadcast log's records in [since, until), oldest first."""
@@ -476,6 +545,15 @@ class RadioService:
 
 def _zones(zones: list[str] | Literal["all"]) -> Zones:
     return "all" if zones == "all" else tuple(zones)
+
+
+def _described(item: AirItem) -> str:
+    """An item in words, for a refusal: "emergency announcement 'ann-1' (Bão số 9)"."""
+    level = "" if item.level == "normal" else f"{item.level} "
+    if item.kind == TEST_KIND:
+        return f"a test tone in zone {item.ref!r}"
+    kind = "broadcast programme" if item.kind == "program" else item.kind
+    return f"{level}{kind} {item.ref!r} ({item.title})"
 
 
 def _require(actor: Actor, role: str) -> None:

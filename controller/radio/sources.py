@@ -1,5 +1,6 @@
 """From a SOURCE (docs/api.md) to house PCM: speech synthesised, library files decoded, streams
-relayed.
+relayed, and the test tone a technician plays in one zone (``{"type": "tone", "frequency_hz",
+"seconds"}``, made by the radio service only, never sent by a caller).
 
 ``prepare`` does the slow part (speech synthesis, decoding) ahead of an item's time, so that the
 first sample can go out on the scheduled second; ``pcm_chunks`` then reads the prepared parts
@@ -9,6 +10,8 @@ live, falling back to their local file when the station fails.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from typing import Any
 from controller.radio.library import AudioLibrary
 from drivers import audio, stream
 from drivers.errors import AudioError
-from drivers.pcm import PCM_RATE
+from drivers.pcm import PCM_CHANNELS, PCM_RATE, PCM_WIDTH
 from drivers.tts import SpeechSynth
 
 CHUNK_S = 0.1
@@ -36,10 +39,13 @@ class Part:
 
 class SourcePlayer:
     def __init__(self, *, library: AudioLibrary, synth: SpeechSynth,
-                 stream_connect_timeout_s: float = 5.0) -> None:
+                 stream_connect_timeout_s: float = 5.0, tone_dir: Path | None = None) -> None:
         self._library = library
         self._synth = synth
         self._connect_timeout_s = stream_connect_timeout_s
+        # Test tones are made once per frequency and length, in the media cache beside the
+        # library's decoded copies.
+        self.tone_dir = tone_dir or library.decoded_folder.parent / "tones"
 
     async def prepare(self, source: dict[str, Any]) -> list[Part]:
         """Every part of ``source`` ready to play; AudioError (or KeyError for an audio id
@@ -52,6 +58,9 @@ class SourcePlayer:
                 parts.append(Part(wav=path, duration_s=wav_seconds(path)))
             elif item["type"] == "audio":
                 path = await self._library.decoded(item["audio_id"])
+                parts.append(Part(wav=path, duration_s=wav_seconds(path)))
+            elif item["type"] == "tone":
+                path = await self.tone_wav(float(item["frequency_hz"]), float(item["seconds"]))
                 parts.append(Part(wav=path, duration_s=wav_seconds(path)))
             else:
                 fallback = item.get("fallback_audio_id")
@@ -91,9 +100,33 @@ class SourcePlayer:
             elif item["type"] == "audio":
                 audio = self._library.get(item["audio_id"])
                 total += audio.duration_s if audio else 0.0
+            elif item["type"] == "tone":
+                total += float(item["seconds"])
             else:
                 total += float(item["duration_s"])
         return total
+
+    async def tone_wav(self, frequency_hz: float, seconds: float) -> Path:
+        """A house-format WAV of a sine tone, written the first time it is asked for (off the
+        event loop) and kept; AudioError when it cannot be written."""
+        path = self.tone_dir / f"tone-{frequency_hz:g}hz-{seconds:g}s.wav"
+        if not path.exists():
+            try:
+                await asyncio.to_thread(_write_tone, path, frequency_hz, seconds)
+            except OSError as exc:
+                raise AudioError(f"cannot write the test tone {path.name}: {exc}") from exc
+        return path
+
+
+def _write_tone(path: Path, frequency_hz: float, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with wave.open(str(partial), "wb") as wav:
+        wav.setnchannels(PCM_CHANNELS)
+        wav.setsampwidth(PCM_WIDTH)
+        wav.setframerate(PCM_RATE)
+        wav.writeframes(audio.tone(frequency_hz, seconds))
+    os.replace(partial, path)  # never a half-written tone under the cached name
 
 
 def wav_seconds(path: Path) -> float:

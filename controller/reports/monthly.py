@@ -21,6 +21,7 @@ from controller.config import Config
 from controller.errors import InvalidInput
 from controller.lighting.usage import DayUsage, MeterDay
 from controller.radio.airlog import OUTCOMES
+from controller.radio.items import TEST_KIND
 from drivers.profiles import profile_info
 
 LEVELS = ("normal", "priority", "emergency")
@@ -235,6 +236,8 @@ def _rows(config: Config, records: Iterable[Mapping[str, object]], start: dateti
         due = _moment(record.get("due"))
         if due is None or not start <= due < end:
             continue
+        if record.get("kind") == TEST_KIND:
+            continue  # a technician's test tone is in the log, but it is not a bulletin
         started, ended = _moment(record.get("started_at")), _moment(record.get("ended_at"))
         zones = tuple(str(z) for z in _list(record.get("zones")))
         outcome = record.get("outcome")
