@@ -230,6 +230,19 @@ class PlanNotePublic(BaseModel):
     reason: str
 
 
+class LunarDatePublic(BaseModel):
+    year: int
+    month: int
+    day: int
+    leap: bool = Field(description="a leap month (tháng nhuận)")
+
+
+class PlanDatePublic(BaseModel):
+    date: date
+    lunar: LunarDatePublic | None = Field(
+        description="None outside the years the lunar calendar covers")
+
+
 class PlanPublic(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -237,6 +250,9 @@ class PlanPublic(BaseModel):
     days: int
     entries: list[PlanItemPublic]
     skipped: list[PlanNotePublic]
+    dates: list[PlanDatePublic] = Field(
+        description="each local day of the window with its date in the Vietnamese lunar "
+                    "calendar (mùng 1, rằm: day 1, day 15)")
 
 
 # -- status --------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ The handlers are adapters: the body becomes a record, the lighting service does 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import Query, Response
@@ -28,6 +28,8 @@ from controller.plan import (
     window_bounds,
     window_problem,
 )
+from schedules.errors import ScheduleError
+from schedules.lunar import to_lunar
 
 MAX_PLAN_DAYS = 366
 
@@ -113,4 +115,14 @@ async def get_plan(
                         media_type="text/calendar; charset=utf-8")
     return PlanPublic.model_validate({
         "from": first, "days": days, "entries": [e.as_json() for e in result.entries],
-        "skipped": [n.as_json() for n in result.notes]})
+        "skipped": [n.as_json() for n in result.notes],
+        "dates": [{"date": day, "lunar": _lunar(day)}
+                  for day in (first + timedelta(days=n) for n in range(days))]})
+
+
+def _lunar(day: date) -> dict[str, object] | None:
+    try:
+        lunar = to_lunar(day)
+    except ScheduleError:  # outside the years the calendar is computed for
+        return None
+    return {"year": lunar.year, "month": lunar.month, "day": lunar.day, "leap": lunar.leap}

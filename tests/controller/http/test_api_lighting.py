@@ -290,3 +290,19 @@ async def test_desired_explains_the_window_next_in_force_and_the_override(
                                      "reason": "replacing a lamp",
                                      "created_by": "technician-token"}
     assert explained["until"] == created["until"]
+
+
+async def test_the_plan_gives_each_day_its_lunar_date(api_client: httpx.AsyncClient,
+                                                      role_headers: Headers) -> None:
+    # Tết Nguyên Đán 2027 (lunar 1/1) is Saturday 6 February 2027, as published; the full
+    # moon before it, rằm of the twelfth month, is 22 January 2027, so that month began on
+    # 8 January and has 29 days.
+    plan = (await api_client.get("/plan", headers=role_headers["viewer"],
+                                 params={"from": "2027-02-05", "days": 3})).json()
+    assert plan["dates"] == [
+        {"date": "2027-02-05", "lunar": {"year": 2026, "month": 12, "day": 29, "leap": False}},
+        {"date": "2027-02-06", "lunar": {"year": 2027, "month": 1, "day": 1, "leap": False}},
+        {"date": "2027-02-07", "lunar": {"year": 2027, "month": 1, "day": 2, "leap": False}}]
+    full_moon = (await api_client.get("/plan", headers=role_headers["viewer"],
+                                      params={"from": "2027-01-22"})).json()
+    assert full_moon["dates"][0]["lunar"]["day"] == 15
