@@ -6,6 +6,7 @@ nothing is loaded from anywhere but the controller.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,50 @@ def test_sign_in_overview_language_and_sign_out(browser: Any, tmp_path: Path) ->
         driver.refresh()
         wait.until(when.visibility_of_element_located((By.ID, "sign-in-name")))
         assert not resources_from(driver, controller.url)
+
+
+def test_five_wrong_passwords_lock_the_account_and_the_page_says_until_when(
+        browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as when
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, WAIT_S)
+    with Controller(tmp_path / "data") as controller:
+        make_user(controller, "lan", "operator", "mat-khau-cua-lan")
+        driver.get(controller.url)
+        name = wait.until(when.visibility_of_element_located((By.ID, "sign-in-name")))
+        name.send_keys("lan")
+        password = driver.find_element(By.ID, "sign-in-password")
+        submit = driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]")
+        error = driver.find_element(By.ID, "sign-in-error")
+        seen = []
+        for attempt in range(1, 6):
+            # After the third failure each attempt must wait (1 s, then 2 s): the page says
+            # so, and the test waits out what it says, as a person would.
+            while True:
+                password.clear()
+                password.send_keys(f"sai-mat-khau-{attempt}")
+                driver.execute_script("arguments[0].textContent = ''", error)
+                submit.click()
+                wait.until(lambda _: error.text.strip())
+                if not error.text.startswith("Vui lòng đợi"):
+                    break
+                seen.append(error.text)
+                time.sleep(1.1)
+            seen.append(error.text)
+        assert seen[0] == "Sai tên hoặc mật khẩu", seen
+        assert seen[-1].startswith("Tài khoản đã bị khóa đến "), seen
+        check_axe(driver)
+        # The right password no longer helps, until the lock ends or an admin sets a new one.
+        password.clear()
+        password.send_keys("mat-khau-cua-lan")
+        driver.execute_script("arguments[0].textContent = ''", error)
+        submit.click()
+        wait.until(when.text_to_be_present_in_element((By.ID, "sign-in-error"),
+                                                      "Tài khoản đã bị khóa đến"))
+        assert controller.runtime is not None
+        user = controller.runtime.users.get("lan")
+        assert user is not None and user.failures == 5 and user.locked_until is not None
+        assert driver.find_element(By.ID, "sign-in-name").is_displayed()
