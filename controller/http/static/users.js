@@ -31,6 +31,8 @@ addWords({
     "us.setPasswordLong": "Đặt mật khẩu mới cho {name}",
     "us.passwordSet": "Đã đặt mật khẩu mới cho {name}",
     "error.conflict.name": "Tên đăng nhập này đã có.",
+    "error.conflict.disabled": "Đây là quản trị viên duy nhất còn đăng nhập được; hãy tạo thêm một quản trị viên trước.",
+    "error.conflict.role": "Đây là quản trị viên duy nhất còn đăng nhập được; hãy tạo thêm một quản trị viên trước.",
     "error.invalid.name": "Tên đăng nhập không hợp lệ: chữ thường, số, dấu chấm, - và _.",
     "error.invalid.password": "Mật khẩu phải dài từ 10 đến 256 ký tự.",
     "error.invalid.role": "Vai trò không hợp lệ.",
@@ -55,6 +57,8 @@ addWords({
     "us.setPasswordLong": "Set a new password for {name}",
     "us.passwordSet": "New password set for {name}",
     "error.conflict.name": "This user name exists already.",
+    "error.conflict.disabled": "This is the only administrator who can sign in; make another administrator first.",
+    "error.conflict.role": "This is the only administrator who can sign in; make another administrator first.",
     "error.invalid.name": "Not a valid user name: lower case, digits, dot, - and _.",
     "error.invalid.password": "A password must be 10 to 256 characters long.",
     "error.invalid.role": "Not a valid role.",
@@ -109,7 +113,7 @@ function userCard(user, refresh) {
     el("form", { className: "us-row", onsubmit: (event) => {
       event.preventDefault();
       patch({ password: password.value }, t("us.passwordSet", { name: user.name }));
-    } }, field("us.setPassword", password, "us.passwordHint"),
+    } }, field("newPassword", password, "us.passwordHint"),
     el("button", { type: "submit", className: "secondary", "data-action": "password",
       "aria-label": t("us.setPasswordLong", { name: user.name }) }, t("us.setPassword"))),
     me ? null : el("div", { className: "actions" }, user.disabled

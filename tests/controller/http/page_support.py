@@ -18,8 +18,10 @@ SITE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 def machine_token(controller: Controller, role: str = "admin") -> str:
     """A bearer token (tokens stay for machines) to check the API behind the page."""
     assert controller.runtime is not None
+    taken = {t.name for t in controller.runtime.tokens.list()}
+    name = next(f"check-{role}-{n}" for n in range(1, 100) if f"check-{role}-{n}" not in taken)
     secret, _ = controller.runtime.tokens.create(
-        name=f"check-{role}", role=role, expires_days=None, now=controller.runtime.clock.now())
+        name=name, role=role, expires_days=None, now=controller.runtime.clock.now())
     return str(secret)
 
 

@@ -24,6 +24,7 @@ from tests.controller.http.page_support import (
 pytestmark = pytest.mark.integration
 ADMIN_PASSWORD = "quan-tri-xa-2026"
 NEW_PASSWORD = "chi-mai-truyen-thanh"
+SECOND_PASSWORD = "mat-khau-thu-hai-cua-mai"
 
 # What a viewer may press: reading only (a view's retry, opening a detail, the header's
 # language and account buttons outside the view). Anything else in a view is a change.
@@ -106,17 +107,39 @@ def test_an_admin_creates_a_user_who_then_signs_in(browser: Any, tmp_path: Path)
         users = {u["name"]: u for u in api_call(controller, machine_token(controller), "/users")}
         assert users["mai"]["role"] == "operator" and users["mai"]["disabled"] is False
 
-        # The admin makes her a technician; then she signs in on this browser.
+        # The admin makes her a technician and gives her another password; then she signs
+        # in on this browser with it.
         card = '[data-user="mai"]'
         Select(driver.find_element(By.CSS_SELECTOR, f"{card} .us-row select")
                ).select_by_value("technician")
         click(driver, f"{card} [data-action=role]")
         wait_text(driver, f"{card} [data-field=role]", "Kỹ thuật")
+        driver.find_element(By.CSS_SELECTOR, f"{card} input[type=password]").send_keys(
+            SECOND_PASSWORD)
+        click(driver, f"{card} [data-action=password]")
+        wait_text(driver, "#say", "Đã đặt mật khẩu mới cho mai")
         driver.delete_all_cookies()
-        sign_in(driver, controller.url, "mai", NEW_PASSWORD)
+        sign_in(driver, controller.url, "mai", SECOND_PASSWORD)
         views = [a.get_attribute("data-view")
                  for a in driver.find_elements(By.CSS_SELECTOR, "#nav a[data-view]")]
         assert "users" not in views and "lighting" in views
         open_view(driver, "lighting")
         # A technician: the override buttons are there.
         assert driver.find_elements(By.CSS_SELECTOR, '[data-circuit="road-5"] [data-action=on]')
+
+        # Disabled by the admin, she cannot sign in any more, and is told why.
+        driver.delete_all_cookies()
+        sign_in(driver, controller.url, "quan", ADMIN_PASSWORD)
+        open_view(driver, "users", checks=False)
+        click(driver, f"{card} [data-action=disable]")
+        click(driver, "dialog[open] [data-confirm=yes]")
+        wait_text(driver, f"{card} [data-field=disabled]", "Đã vô hiệu hóa")
+        users = {u["name"]: u for u in api_call(controller, machine_token(controller), "/users")}
+        assert users["mai"]["disabled"] is True
+        driver.delete_all_cookies()
+        driver.get(controller.url)
+        wait(driver).until(lambda d: d.find_element(By.ID, "sign-in-name").is_displayed())
+        driver.find_element(By.ID, "sign-in-name").send_keys("mai")
+        driver.find_element(By.ID, "sign-in-password").send_keys(SECOND_PASSWORD)
+        click(driver, "#sign-in-form button[type=submit]")
+        wait_text(driver, "#sign-in-error", "Tài khoản đã bị vô hiệu hóa")
