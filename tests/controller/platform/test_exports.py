@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
 import socket
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -35,8 +38,14 @@ from controller.runtime import Runtime, build_runtime
 from drivers.simulator import SimulatedCabinet
 from tests.conftest import require_program
 from tests.controller.conftest import ICT, RADIO_DAWN, radio_config_text
-from tests.controller.http.test_dashboard import WAIT_S, browser  # noqa: F401 (a fixture)
-from tests.controller.http.test_dashboard import Controller as DashboardController
+from tests.controller.http.browser import (  # noqa: F401 (fixtures: browser, microphone_wav)
+    WAIT_S,
+    browser,
+    make_user,
+    microphone_wav,
+    sign_in,
+)
+from tests.controller.http.browser import Controller as DashboardController
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BOM = b"\xef\xbb\xbf"
@@ -323,8 +332,8 @@ def test_a_cell_of_the_wrong_type_is_refused(column: Column, value: object,
 @pytest.mark.integration
 def test_the_dashboards_excel_button_downloads_the_log(
         browser: object, tmp_path: Path) -> None:  # noqa: F811 (the fixture imported above)
-    """Headless Chromium clicks "Tải Excel" after an announcement aired; the file it saves is
-    read with openpyxl."""
+    """Headless Chromium taps "Tải Excel" in the radio's log after an announcement aired; the
+    file it saves is read with openpyxl."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as when
     from selenium.webdriver.support.ui import WebDriverWait
@@ -336,19 +345,34 @@ def test_the_dashboards_excel_button_downloads_the_log(
                            {"behavior": "allow", "downloadPath": str(downloads)})
     wait = WebDriverWait(driver, WAIT_S)  # type: ignore[arg-type]
     with DashboardController(tmp_path / "data") as controller:
-        assert controller.runtime is not None
-        secret, _ = controller.runtime.tokens.create(
-            name="clerk", role="operator", expires_days=None, now=controller.runtime.clock.now())
-        driver.get(controller.url)  # type: ignore[attr-defined]
-        wait.until(when.visibility_of_element_located((By.ID, "token"))).send_keys(secret)
-        driver.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()  # type: ignore[attr-defined]
-        text = wait.until(when.element_to_be_clickable((By.ID, "text")))
-        text.send_keys("Thông báo họp dân lúc 19:30.")
-        driver.find_element(By.CSS_SELECTOR, "#announce-form button[type=submit]").click()  # type: ignore[attr-defined]
-        wait.until(when.text_to_be_present_in_element((By.ID, "log"),
-                                                      "Thông báo họp dân lúc 19:30."))
-        driver.find_element(By.ID, "xlsx").click()  # type: ignore[attr-defined]
-        saved = downloads / "broadcasts.xlsx"
+        runtime = controller.runtime
+        assert runtime is not None
+        secret, _ = runtime.tokens.create(name="script", role="technician", expires_days=None,
+                                          now=runtime.clock.now())
+        request = urllib.request.Request(
+            f"{controller.url.rstrip('/')}/api/v1/announcements", method="POST",
+            headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+            data=json.dumps({"source": {"type": "tts", "text": "Thông báo họp dân lúc 19:30."},
+                             "zones": ["minh-duc"]}).encode())
+        with urllib.request.urlopen(request, timeout=WAIT_S) as answer:
+            assert answer.status == 201
+        make_user(controller, "thu-ky", "operator", "mat-khau-thu-ky")
+        sign_in(driver, controller.url, "thu-ky", "mat-khau-thu-ky")  # type: ignore[arg-type]
+        driver.get(f"{controller.url.rstrip('/')}/#/radio/log")  # type: ignore[attr-defined]
+        # Aired and logged: the page shows it once the log holds its outcome.
+        def aired(page: Any) -> bool:
+            logs = page.find_elements(By.ID, "log")
+            if logs and "Thông báo họp dân lúc 19:30." in logs[0].text:
+                return True
+            page.refresh()
+            return False
+
+        WebDriverWait(driver, 60, poll_frequency=1).until(aired)  # type: ignore[arg-type]
+        xlsx = wait.until(when.element_to_be_clickable(
+            (By.CSS_SELECTOR, '[data-action="xlsx"]')))
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", xlsx)  # type: ignore[attr-defined]
+        xlsx.click()
+        saved = downloads / "nhat-ky-phat.xlsx"
         wait.until(lambda _: saved.exists() and saved.stat().st_size > 0)
     sheet = openpyxl.load_workbook(saved).active
     assert sheet is not None
