@@ -18,7 +18,7 @@ from controller.http.models import (
     TokenCreated,
     TokenPublic,
 )
-from controller.platform.documents import Instant
+from controller.platform.instants import Instant
 from controller.platform.tokens import TokenInfo
 from controller.runtime import Runtime
 

@@ -15,7 +15,7 @@ from controller.http.errors import not_found
 from controller.http.models import EventPublic, Severity
 from controller.http.views import event_public
 from controller.platform.alarms import SEVERITIES
-from controller.platform.documents import Instant
+from controller.platform.instants import Instant
 
 MAX_EVENTS = 1000
 

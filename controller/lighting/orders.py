@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controller.config import ID_PATTERN
 from controller.lighting.records import MAX_OVERRIDE_MIN, OverrideRequest, State
-from controller.platform.documents import Instant
+from controller.platform.instants import Instant
 
 TARGET_PATTERN = rf"^(all|(circuit|group):{ID_PATTERN.strip('^$')})$"
 

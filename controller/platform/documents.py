@@ -5,17 +5,15 @@ field of the wrong type is a ``TypeError`` naming the key, raised where the reco
 never a wrong value carried on. The records (controller/lighting/records.py,
 controller/radio/records.py) are the only callers: nowhere else spells a document's keys.
 
-Also ``Instant``: a time as clients send it (ISO 8601 with an offset), for the request models
-of the features and of the HTTP API alike.
+No pydantic here: the front process reads accounts and sessions through these readers and must
+not load it (``Instant``, for request models, is in controller/platform/instants.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Annotated, cast
-
-from pydantic import AfterValidator, AwareDatetime
+from datetime import datetime
+from typing import cast
 
 Document = Mapping[str, object]
 
@@ -70,18 +68,3 @@ def optional_moment(doc: Document, key: str) -> datetime | None:
 
 def iso(instant: datetime | None) -> str | None:
     return None if instant is None else instant.isoformat()
-
-
-def _representable_in_utc(value: datetime) -> datetime:
-    # "0001-01-01T00:00+14:00" parses, but is before datetime.min in UTC: every later use of
-    # it (an override's end compared with the clock, History converting to UTC) would raise
-    # OverflowError.
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("outside the range of dates the controller can handle") from None
-    return value
-
-
-Instant = Annotated[AwareDatetime, AfterValidator(_representable_in_utc)]
-"""An ISO-8601 time with an offset, as clients send it."""

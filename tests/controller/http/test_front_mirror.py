@@ -6,6 +6,8 @@ bounded number at a time. The real thing is in test_front.py."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -188,3 +190,16 @@ async def test_requests_without_a_token_reach_the_controller_a_bounded_number_at
     statuses = [sent[0]["status"] for sent in answers]
     assert statuses.count(200) == ANONYMOUS_UPSTREAM_MAX
     assert statuses[-1] == 503
+
+
+def test_the_front_process_loads_neither_the_api_nor_password_hashing() -> None:
+    # As `python -m controller.http.front` starts: what it imports stays small, for its memory
+    # on the gateway (it reads tokens, sessions and accounts, and never hashes a password).
+    code = ("import sys\n"
+            "for unused in ('httpx._main', 'trio'): sys.modules.setdefault(unused, None)\n"
+            "import controller.http.front\n"
+            "print(sorted(m for m in ('fastapi', 'pydantic', 'argon2', 'controller.runtime')"
+            " if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]", loaded
