@@ -24,7 +24,8 @@ GOOD_OVERRIDE = {"target": "circuit:road-5", "state": "on", "duration_min": 30,
                  "reason": "replacing a lamp"}
 # Stored ids, so that a body reaches the handler's checks instead of stopping at a 404.
 EXISTING_IDS = {"program_id": "part-night", "calendar_id": "holidays",
-                "firmware_id": "fw-none", "audio_id": "no-audio", "name": "nobody"}
+                "firmware_id": "fw-none", "audio_id": "no-audio", "name": "nobody",
+                "zone_id": "minh-duc"}
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422}
 
 
@@ -256,7 +257,7 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
         ("POST", "/lighting-programs"), ("POST", "/lighting-programs/preview"),
         ("POST", "/overrides"), ("POST", "/session"), ("POST", "/session/password"),
         ("POST", "/speech/preview"), ("POST", "/tokens"), ("POST", "/users"),
-        ("PUT", "/broadcast-programs/{program_id}"),
+        ("POST", "/zones/{zone_id}/test-tone"), ("PUT", "/broadcast-programs/{program_id}"),
         ("PUT", "/calendars/{calendar_id}"), ("PUT", "/lighting-programs/{program_id}")]
     assert {k: v for k, v in answers.items() if v not in ERROR_STATUSES} == {}
     assert (stored_state(api_runtime), api_cabinet.coils(RELAY_UNIT)) == before

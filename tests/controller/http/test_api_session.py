@@ -60,9 +60,10 @@ async def test_a_right_password_opens_a_session_in_an_httponly_strict_cookie(
 
 
 async def test_every_change_needs_the_sessions_csrf_header_and_the_audit_names_the_person(
-        lan: httpx.AsyncClient, api_client: httpx.AsyncClient,
+        lan: httpx.AsyncClient, api_client: httpx.AsyncClient, api_clock: FakeClock,
         role_headers: dict[str, dict[str, str]]) -> None:
     csrf = csrf_of(await sign_in(lan))
+    await api_clock.advance(1)  # the audit lists newest first: one second apart
     order = {"target": "circuit:road-5", "state": "on", "duration_min": 30, "reason": "test"}
     refused = [await lan.post("/overrides", json=order),
                await lan.post("/overrides", json=order, headers={"X-CSRF-Token": "forged"})]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from schedules.lunar import to_lunar
 from tests.controller.http.browser import (
     WAIT_S,
     ZONE_COILS,
@@ -178,6 +179,13 @@ def test_clerk_records_previews_and_schedules_technician_approves_it_airs(
                    for k in planned), planned
         assert planned and shown == planned, (shown, planned)
         assert all(datetime.fromisoformat(k.split("@")[1]).weekday() in (0, 3) for k in planned)
+        # Each day of the week shows its lunar date, as schedules.lunar computes it.
+        lunar_shown = {e.get_attribute("data-day"): e.find_element(
+            By.CSS_SELECTOR, "[data-lunar]").get_attribute("data-lunar")
+            for e in driver.find_elements(By.CSS_SELECTOR, "#week [data-day]")}
+        week = [today + timedelta(days=n) for n in range(7)]
+        assert lunar_shown == {d.isoformat(): f"{to_lunar(d).day}/{to_lunar(d).month}"
+                               for d in week}, lunar_shown
         driver.execute_script("window.scrollTo(0, 0)")
         screenshot(driver, "radio-week")
 
