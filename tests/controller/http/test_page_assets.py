@@ -9,6 +9,9 @@ import gzip
 import re
 import unicodedata
 
+import httpx
+from fastapi import FastAPI
+
 from controller.http.pages import MEDIA_TYPES, STATIC
 
 BUDGET_BYTES = 200 * 1024
@@ -51,3 +54,25 @@ def test_every_file_the_page_names_is_served() -> None:
         named |= set(re.findall(r"""import\s+["']\./([A-Za-z0-9_.-]+\.js)["']""", body.decode()))
     assert named, "the page names no file: the patterns above are wrong"
     assert named <= set(files), named - set(files)
+
+
+async def test_files_are_sent_gzipped_and_a_reload_gets_304(api_app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=api_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for path, name in (("/", "index.html"), ("/static/core.js", "core.js")):
+            on_disk = (STATIC / name).read_bytes()
+            first = await client.get(path, headers={"Accept-Encoding": "gzip, br"})
+            assert first.headers["content-encoding"] == "gzip"
+            assert first.content == on_disk  # httpx undoes the gzip
+            assert int(first.headers["content-length"]) < len(on_disk)
+            assert "no-cache" in first.headers["cache-control"]
+            etag = first.headers["etag"]
+            again = await client.get(path, headers={"If-None-Match": etag,
+                                                    "Accept-Encoding": "gzip"})
+            assert (again.status_code, again.content) == (304, b"")
+            assert again.headers["etag"] == etag
+            assert "content-security-policy" in again.headers
+            other = await client.get(path, headers={"If-None-Match": '"another"',
+                                                    "Accept-Encoding": "identity"})
+            assert other.status_code == 200 and "content-encoding" not in other.headers
+            assert other.content == on_disk
