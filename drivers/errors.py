@@ -65,3 +65,15 @@ class UnknownDuration(NotAudio):
 
 class StreamFailed(AudioError):
     """A relayed stream could not be opened, or stopped before its duration was over."""
+
+
+class ModemRejected(DeviceProtocolError):
+    """The GSM modem answered, but no: ``ERROR``, ``+CMS ERROR: <code>``, ``+CME ERROR: <code>``
+    or a SIM that is not ready. ``answer`` is the modem's line as it came (``+CMS ERROR: 21``,
+    ``+CPIN: SIM PIN``), ``code`` its number when it has one."""
+
+    def __init__(self, message: str, *, device: str = "", answer: str = "",
+                 code: int | None = None) -> None:
+        self.answer = answer
+        self.code = code
+        super().__init__(message, device=device)
