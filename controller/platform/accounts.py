@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from controller.errors import Conflict, InvalidInput, NotFound
 from controller.platform.audit import Actor, AuditTrail
@@ -18,6 +20,7 @@ from controller.platform.sessions import SessionBook, SignedIn
 from controller.platform.users import SignIn, User, UserBook
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SignInRefused(Exception):
@@ -50,11 +53,15 @@ class AccountService:
         self._sessions = sessions
         self._trail = trail
         self._clock = clock
+        # One password hash at a time: each takes 64 MiB for a moment (argon2id), and a burst
+        # of sign-ins, a flood or a dozen phones at 7 o'clock, must queue rather than take
+        # gigabytes of a gateway's memory at once.
+        self._one_hash_at_a_time = asyncio.Semaphore(1)
 
     async def sign_in(self, name: str, password: str) -> Opened:
         """A session for a right password; SignInRefused otherwise (nothing opened)."""
         now = self._clock.now()
-        attempt = await asyncio.to_thread(self._users.sign_in, name, password, now=now)
+        attempt = await self._hashing(self._users.sign_in, name, password, now=now)
         if attempt.outcome != "ok" or attempt.user is None:
             # Logged for the technician (a guessing run shows here), not audited: the audit
             # trail holds changes people made, and a refused sign-in changed nothing they chose.
@@ -78,13 +85,13 @@ class AccountService:
     async def change_own_password(self, person: SignedIn, current: str, new: str) -> Opened:
         """Every session of the person ends; the one asking gets a new one."""
         now = self._clock.now()
-        check = await asyncio.to_thread(self._users.sign_in, person.name, current, now=now)
+        check = await self._hashing(self._users.sign_in, person.name, current, now=now)
         if check.outcome in ("wait", "locked"):
             raise SignInRefused(check)
         if check.outcome != "ok":
             raise InvalidInput("the current password is not right", parts=("current",))
         try:
-            user = await asyncio.to_thread(self._users.set_password, person.name, new, now=now)
+            user = await self._hashing(self._users.set_password, person.name, new, now=now)
         except InvalidInput as exc:
             raise InvalidInput(exc.message, parts=("new",)) from exc
         await asyncio.to_thread(self._sessions.close_all, person.name)
@@ -96,7 +103,7 @@ class AccountService:
         return self._users.list()
 
     async def create_user(self, actor: Actor, *, name: str, role: str, password: str) -> User:
-        user = await asyncio.to_thread(self._create, name, role, password)
+        user = await self._hashing(self._create, name, role, password)
         await self._trail.record(actor, "user.create", name, {"role": role})
         return user
 
@@ -113,7 +120,7 @@ class AccountService:
                            "first", parts=("disabled" if change.disabled else "role",))
         now = self._clock.now()
         if change.password is not None:
-            user = await asyncio.to_thread(self._users.set_password, name, change.password,
+            user = await self._hashing(self._users.set_password, name, change.password,
                                            now=now)
         if change.role is not None:
             user = await asyncio.to_thread(self._users.set_role, name, change.role)
@@ -136,6 +143,11 @@ class AccountService:
 
     def _active_admins(self) -> list[str]:
         return [u.name for u in self._users.list() if u.role == "admin" and not u.disabled]
+
+    async def _hashing(self, work: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``work`` in a worker thread, one password hash at a time."""
+        async with self._one_hash_at_a_time:
+            return await asyncio.to_thread(work, *args, **kwargs)
 
     async def _open(self, user: User) -> Opened:
         secret, person = await asyncio.to_thread(self._sessions.open, user,

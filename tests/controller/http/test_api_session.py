@@ -221,3 +221,47 @@ async def test_the_last_admin_who_can_sign_in_cannot_be_disabled_or_demoted(
         "name": "pho-chu-tich", "role": "admin", "password": "mật-khẩu-thứ-hai"})
     allowed = await api_client.patch("/users/chu-tich", headers=admin, json={"disabled": True})
     assert allowed.status_code == 200
+
+
+async def test_a_burst_of_sign_ins_hashes_one_password_at_a_time(api_runtime: Runtime) -> None:
+    """Each argon2id check takes 64 MiB for a moment: twenty at once would take more than a
+    gigabyte of a gateway's memory; they queue instead."""
+    import asyncio
+    import threading
+    import time
+
+    from argon2 import PasswordHasher
+
+    from controller.platform.accounts import AccountService, SignInRefused
+    from controller.platform.users import UserBook
+
+    at_once = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    class CountingHasher(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            with lock:
+                at_once["now"] += 1
+                at_once["most"] = max(at_once["most"], at_once["now"])
+            try:
+                time.sleep(0.01)  # long enough for a second thread to come in, were it let
+                return super().verify(hash, password)
+            finally:
+                with lock:
+                    at_once["now"] -= 1
+
+    users = UserBook(api_runtime.store, hasher=CountingHasher())
+    users.create(name="lan", role="operator", password=PASSWORD, now=api_runtime.clock.now())
+    accounts = AccountService(users=users, sessions=api_runtime.sessions,
+                              trail=api_runtime.trail, clock=api_runtime.clock)
+
+    async def attempt(password: str) -> str:
+        try:
+            await accounts.sign_in("lan", password)
+        except SignInRefused as refused:
+            return refused.attempt.outcome
+        return "ok"
+
+    outcomes = await asyncio.gather(*(attempt(PASSWORD) for _ in range(12)))
+    assert outcomes == ["ok"] * 12
+    assert at_once["most"] == 1
