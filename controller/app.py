@@ -124,6 +124,12 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         runtime.guard.check()  # before the first decision: is the time plausible?
         guard = asyncio.create_task(runtime.guard.run(), name="clock-guard")
         tasks = {lighting, radio, api, guard}
+        # Notifications: their storage writes and sends go to worker threads (the channels'
+        # blocking I/O too), so the coordinators on this loop keep their timing.
+        notify = None
+        if runtime.notify is not None and config.notify.enabled:
+            notify = asyncio.create_task(runtime.notify.run(), name="notify")
+            tasks.add(notify)
         bridge = None
         if runtime.bridge is not None:
             bridge = asyncio.create_task(runtime.bridge.run(), name="mqtt")
@@ -174,7 +180,12 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             # needs the device locks that the lighting's stop then holds.
             radio.cancel()
             guard.cancel()
-            await asyncio.gather(radio, guard, return_exceptions=True)
+            stopping = [radio, guard]
+            if notify is not None:
+                # What it holds and queues is in storage: the next start sends it.
+                notify.cancel()
+                stopping.append(notify)
+            await asyncio.gather(*stopping, return_exceptions=True)
             await _finish_device_transactions(runtime, lighting)
             if bridge is not None:
                 # Last: "offline" is published once everything else has stopped.

@@ -17,9 +17,10 @@ import json
 import logging
 import sys
 from datetime import date, datetime
+from typing import Any
 
 from controller.config import Config, config_path, load_config, require_installed
-from controller.errors import EXPECTED, ConfigError, InvalidInput
+from controller.errors import EXPECTED, ConfigError, InvalidInput, NotFound
 from controller.platform.clock import SystemClock
 from controller.platform.tokens import ROLES
 
@@ -133,6 +134,15 @@ def _parser() -> argparse.ArgumentParser:
     user_disable = user_sub.add_parser("disable", parents=[common])
     user_disable.add_argument("name")
     user_disable.set_defaults(handler=_cmd_user_disable)
+
+    notify = sub.add_parser("notify", parents=[common], help="alarm notifications")
+    notify_sub = notify.add_subparsers(metavar="ACTION", required=True)
+    notify_test = notify_sub.add_parser(
+        "test", parents=[common],
+        help="send a test message now, through the real channel (no controller needed)")
+    notify_test.add_argument("--recipient", metavar="ID", default=None,
+                             help="one recipient's id (default: every recipient)")
+    notify_test.set_defaults(handler=_cmd_notify_test)
 
     devices = sub.add_parser("devices", parents=[common], help="probe every device once")
     devices.set_defaults(handler=_cmd_devices)
@@ -412,6 +422,54 @@ def _cmd_user_disable(args: argparse.Namespace) -> int:
     book.disable(args.name)
     print(f"user {args.name} disabled; `communectl user passwd {args.name}` enables it again")
     return EXIT_OK
+
+
+def _cmd_notify_test(args: argparse.Namespace) -> int:
+    """Send a test to one recipient or each, as the controller would (its recipients: as an
+    admin stored them, else the config's), and log it in the events. 1 if one failed."""
+    from controller.notify.channels import build_channels
+    from controller.notify.service import NotifyService
+    from controller.platform.history import History
+    from controller.platform.store import Store
+
+    config, _ = _load(args)
+    clock = SystemClock()
+    events = History(config.storage.path / "history", "events")
+
+    def note(kind: str, target: str, message: str, *, severity: str = "info",
+             **details: object) -> None:
+        # As the alarm book notes an event, without the book (its open alarms are the
+        # controller's): one line in the same history.
+        events.append({"type": "event", "severity": severity, "kind": kind, "target": target,
+                       "message": message, **details}, at=clock.now())
+
+    settings = config.notify
+    service = NotifyService(config=config, store=Store(config.storage.path), events=events,
+                            clock=clock, note=note,
+                            channels=build_channels(settings.sms, settings.email,
+                                                    settings.webhook))
+    if args.recipient is None and not service.recipients():
+        raise InvalidInput("no recipients: add [[notify.recipients]] to the config")
+
+    async def send() -> list[Any]:
+        try:
+            return await service.send_test(args.recipient)
+        finally:
+            await service.close()
+
+    try:
+        results = asyncio.run(send())
+    except NotFound as exc:
+        raise InvalidInput(exc.message, parts=("--recipient",)) from None
+    for result in results:
+        if result.ok:
+            print(f"{result.recipient}: sent by {result.channel} to {result.address} "
+                  f"({result.message_id})")
+        else:
+            again = "; may work later" if result.retryable else ""
+            print(f"{result.recipient}: NOT sent by {result.channel} to {result.address}: "
+                  f"{result.error}{again}", file=sys.stderr)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:

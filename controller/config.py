@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from controller.errors import ConfigError
+from controller.notify.channel_config import EmailConfig, SmsConfig, WebhookDefaults
 from controller.radio.source_models import Source
 from drivers.profiles import profile_info
 from schedules.broadcasts import QuietHours, Recurrence
@@ -405,6 +406,9 @@ class BroadcastConfig(_Frozen):
     """Speaking rate of text read out."""
     stream_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
     """Relayed stations: how long to wait for the first bytes before the fallback file plays."""
+    microphone: str = ""
+    """A microphone on the gateway for live talks: its ALSA capture device ("default",
+    "plughw:1,0"), read with arecord; empty: none."""
 
     @field_validator("output")
     @classmethod
@@ -495,6 +499,109 @@ class MqttConfig(_Frozen):
                          f'{HA_OVERRIDE_MAX_MIN} (a week), not {value!r}')
 
 
+NotifyChannel = Literal["sms", "email", "webhook"]
+NotifySeverity = Literal["info", "warning", "alarm"]  # controller.platform.alarms.SEVERITIES
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^/\s]+(/\S*)?$")
+
+
+class RecipientConfig(_Frozen):
+    id: Identifier
+    """Short id of the recipient (lower case, digits, - and _), named by `communectl notify
+    test --recipient`."""
+    name: str = ""
+    """Who it is, e.g. "Anh Tuấn (kỹ thuật)"."""
+    channel: NotifyChannel
+    """How they are reached: "sms" (needs [notify.sms]), "email" (needs [notify.email]) or
+    "webhook"."""
+    address: str
+    """A phone number ("+84912345678"), an e-mail address, or the webhook's http(s) URL."""
+    secret: str | None = None
+    """Webhook only: the HMAC-SHA256 key of the X-Communectl-Signature header."""
+    severities: list[NotifySeverity] = ["alarm"]
+    """Which severities they are told of: "alarm", "warning", "info"."""
+    kinds: list[str] | Literal["all"] = "all"
+    """Which kinds of incident (docs/notifications.md lists them), or "all"."""
+    quiet_hours: QuietHoursSetting = None
+    """"HH:MM-HH:MM" local time: what is not an alarm waits until they end; empty: none."""
+    digest: bool = False
+    """One message a day at notify.digest_at summarising the last 24 hours, instead of one per
+    incident."""
+
+    @model_validator(mode="after")
+    def _address_fits(self) -> RecipientConfig:
+        pattern, what = {"sms": (_PHONE, 'a phone number such as "+84912345678"'),
+                         "email": (_EMAIL, "an e-mail address"),
+                         "webhook": (_URL, "an http:// or https:// URL")}[self.channel]
+        if not pattern.fullmatch(self.address):
+            raise FieldProblem(("address",), f"expected {what} for channel "
+                                             f"{self.channel!r}, got {self.address!r}")
+        if self.secret is not None and self.channel != "webhook":
+            raise FieldProblem(("secret",), "only a webhook takes a secret")
+        if not self.severities:
+            raise FieldProblem(("severities",), "give at least one severity")
+        return self
+
+
+def _digest_at(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}", value):
+        raise ValueError(f'expected "HH:MM", got {value!r}')
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f'expected "HH:MM", got {value!r}') from None
+
+
+LocalTime = Annotated[time, PlainValidator(_digest_at),
+                      PlainSerializer(lambda t: f"{t:%H:%M}", return_type=str)]
+
+
+def recipient_problems(recipients: Sequence[RecipientConfig], *, sms: bool,
+                       email: bool) -> list[tuple[tuple[str | int, ...], str]]:
+    """What is wrong between recipients and the channels set up: (parts, message) each."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen: set[str] = set()
+    for index, recipient in enumerate(recipients):
+        if recipient.id in seen:
+            problems.append(((index, "id"), f"duplicate id {recipient.id!r}"))
+        seen.add(recipient.id)
+        if recipient.channel == "sms" and not sms:
+            problems.append(((index, "channel"), "sms needs [notify.sms] (the modem's port)"))
+        if recipient.channel == "email" and not email:
+            problems.append(((index, "channel"), "email needs [notify.email] (the server)"))
+    return problems
+
+
+class NotifyConfig(_Frozen):
+    enabled: bool = True
+    """Send notifications; false: none is sent by itself (a test still is)."""
+    sms: SmsConfig | None = None
+    """The GSM modem ([notify.sms]); docs/notifications.md, "Channels"."""
+    email: EmailConfig | None = None
+    """The mail server ([notify.email])."""
+    webhook: WebhookDefaults = WebhookDefaults()
+    """Settings of every webhook ([notify.webhook])."""
+    burst_s: float = Field(default=60.0, ge=0, le=3600)
+    """Incidents to one recipient within this many seconds of the first go as one message."""
+    digest_at: LocalTime = time(7, 0)
+    """Local "HH:MM" at which recipients with digest = true get the day's summary."""
+    recipients: list[RecipientConfig] = []
+    """Who is told ([[notify.recipients]]); an admin's edit in the page replaces this list
+    (it is then kept in storage)."""
+
+    @model_validator(mode="after")
+    def _recipients_fit(self) -> NotifyConfig:
+        problems = recipient_problems(self.recipients, sms=self.sms is not None,
+                                      email=self.email is not None)
+        if problems:
+            parts, message = problems[0]
+            raise FieldProblem(("recipients", *parts), message)
+        return self
+
+
 class Config(_Frozen):
     site: SiteConfig
     storage: StorageConfig = StorageConfig()
@@ -510,6 +617,7 @@ class Config(_Frozen):
     broadcast: BroadcastConfig = BroadcastConfig()
     broadcast_programs: list[BroadcastProgramConfig] = []
     mqtt: MqttConfig | None = None
+    notify: NotifyConfig = NotifyConfig()
 
     def bus(self, bus_id: str) -> BusConfig:
         return next(b for b in self.buses if b.id == bus_id)
@@ -561,7 +669,8 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
 
 _TABLES: dict[str, type[BaseModel]] = {
     "site": SiteConfig, "storage": StorageConfig, "api": ApiConfig,
-    "lighting": LightingSettings, "broadcast": BroadcastConfig, "mqtt": MqttConfig}
+    "lighting": LightingSettings, "broadcast": BroadcastConfig, "mqtt": MqttConfig,
+    "notify": NotifyConfig}
 _LISTS: dict[str, type[BaseModel]] = {
     "buses": BusConfig, "devices": DeviceConfig, "circuits": CircuitConfig,
     "lighting_programs": LightingProgramConfig, "calendars": CalendarConfig,
@@ -641,7 +750,8 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[str, str]]:
     for error in exc.errors():
         loc = [str(p) for p in error["loc"] if p != "[key]" and not str(p).startswith("function-")]
         # unions report one error per branch: the branch names are noise for a reader
-        loc = [p for p in loc if p not in {"int", "str", "list[int]", "MqttConfig"}]
+        loc = [p for p in loc if p not in {"int", "str", "list[int]", "MqttConfig", "list[str]",
+                                           "literal['all']"}]
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldProblem):
             loc += [str(p) for p in cause.parts]

@@ -85,6 +85,7 @@ class Runtime:
     status_cache: Any = None  # the last GET /status body and what it was built from
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
     front: Any = None  # controller.http.front_process.FrontProcess while run_controller serves
+    notify: Any = None  # controller.notify.service.NotifyService: alarms to people
 
     def clock_synced(self) -> bool:
         return True if self.guard is None else self.guard.clock_synced()
@@ -149,7 +150,24 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     runtime.firmware.base_url = broadcasts.nodes.base_url if broadcasts.nodes else ""
     if config.mqtt is not None:
         runtime.bridge = make_bridge(runtime)
+    runtime.notify = make_notify(runtime)
     return runtime
+
+
+def make_notify(runtime: Runtime) -> Any:
+    """The notifications (controller.notify): told of every alarm and notable event by the
+    alarm book; its runner is a task of ``run_controller``."""
+    from controller.notify.channels import build_channels
+    from controller.notify.service import NotifyService
+
+    settings = runtime.config.notify
+    service = NotifyService(
+        config=runtime.config, store=runtime.store, events=runtime.events, clock=runtime.clock,
+        channels=build_channels(settings.sms, settings.email, settings.webhook),
+        note=runtime.alarms.note)
+    runtime.alarms.listeners.append(service.on_record)
+    runtime.alarms.clear_listeners.append(service.on_cleared)
+    return service
 
 
 def make_bridge(runtime: Runtime) -> Any:

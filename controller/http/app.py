@@ -20,6 +20,7 @@ from controller.http import (
     routes_firmware,
     routes_lighting,
     routes_media,
+    routes_notify,
     routes_radio,
     routes_reports,
     routes_schedules,
@@ -69,7 +70,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
                    routes_devices, routes_firmware, routes_events, routes_admin, routes_speech,
-                   routes_reports, routes_session, metrics):
+                   routes_reports, routes_session, routes_notify, metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.

@@ -46,6 +46,24 @@ class RuntimeCollector(Collector):
         yield from self._storage()
         yield from self._radio()
         yield from self._front()
+        yield from self._notify()
+
+    def _notify(self) -> Iterator[Metric]:
+        service = self._runtime.notify
+        if service is None:
+            return
+        channels = sorted(service.channels)
+        for name, counts, what in (("sent", service.sent_total, "sent"),
+                                   ("failed", service.failed_total, "not sent (each attempt)")):
+            family = CounterMetricFamily(f"{PREFIX}_notify_{name}",
+                                         f"Notifications {what}, by channel",
+                                         labels=["channel"])
+            for channel in sorted({*channels, *counts}):
+                family.add_metric([channel], counts.get(channel, 0))
+            yield family
+        yield GaugeMetricFamily(f"{PREFIX}_notify_queued",
+                                "Notifications in the outbox, waiting to be sent or retried",
+                                value=service.queued)
 
     def _front(self) -> Iterator[Metric]:
         front = self._runtime.front

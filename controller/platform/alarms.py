@@ -44,6 +44,10 @@ class AlarmBook:
         # Told of every alarm and event as it is written (the MQTT bridge publishes them);
         # a listener must not block.
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # Told of every alarm as it is cleared, with the record as amended (``cleared_at``
+        # set). A list of its own: the listeners above (MQTT's {root}/events) are told of new
+        # records only, as before. Called on the thread that cleared; must not block.
+        self.clear_listeners: list[Callable[[dict[str, Any]], None]] = []
         since = clock.now() - ADOPT_WINDOW
         for record in history.query(since=since, where=_is_open_alarm):
             self._open[(record["kind"], record["target"])] = record
@@ -72,8 +76,12 @@ class AlarmBook:
                 return False
             self._publish()
         now = self._clock.now()
-        self._history.amend(record["id"], {"cleared_at": now.isoformat()}, at=now)
+        cleared = {"cleared_at": now.isoformat()}
+        self._history.amend(record["id"], cleared, at=now)
         log.info("cleared %s on %s%s", kind, target, f": {message}" if message else "")
+        amended = {**record, **cleared, **({"cleared_message": message} if message else {})}
+        for listener in self.clear_listeners:
+            listener(amended)
         return True
 
     def set(self, active: bool, kind: str, target: str, message: str) -> None:

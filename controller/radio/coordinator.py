@@ -203,9 +203,12 @@ class BroadcastCoordinator:
             # once quiet hours have begun.
             if now > item.due + item.grace:
                 busy = self.current is not None
-                self._record(item, "missed", now,
-                             "the air was busy past its grace time" if busy else
-                             "the controller was not running at its time")
+                reason = ("the air was busy past its grace time" if busy else
+                          "the controller was not running at its time")
+                self._record(item, "missed", now, reason)
+                # An event, not an alarm (nothing to clear): notifications tell people of it.
+                self._alarms.note("broadcast_missed", item.ref, f"{item.title}: {reason}",
+                                  severity="warning")
             elif item.due <= now and not self._may_air(item, now):
                 self._record(item, "skipped", now,
                              f"quiet hours {self._config.broadcast.quiet_hours}")
