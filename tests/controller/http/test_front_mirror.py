@@ -203,3 +203,12 @@ def test_the_front_process_loads_neither_the_api_nor_password_hashing() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()
     assert loaded == "[]", loaded
+
+
+def test_the_controller_does_not_load_httpxs_command_line_client() -> None:
+    code = ("import controller.app, httpx, sys\n"
+            "print(sorted(m for m in ('rich', 'pygments', 'httpx._main')"
+            " if sys.modules.get(m) is not None))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]", loaded
