@@ -32,11 +32,14 @@ from controller.config import (
     LightingProgramConfig,
     LightingSettings,
     MqttConfig,
+    NotifyConfig,
+    RecipientConfig,
     SiteConfig,
     StorageConfig,
     WindowConfig,
     ZoneConfig,
 )
+from controller.notify.channel_config import EmailConfig, SmsConfig, WebhookDefaults
 from schedules.broadcasts import QuietHours
 
 # (TOML header, model, what the section is); the order of the file people write.
@@ -62,6 +65,14 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
      "Recurring broadcasts; they seed storage like lighting programmes."),
     ("[mqtt]", MqttConfig, ("The broker: field nodes, Home Assistant, the province. Absent: no "
                            "MQTT.")),
+    ("[notify]", NotifyConfig, ("Alarms and notable events to people ([notifications.md]"
+                               "(notifications.md)).")),
+    ("[[notify.recipients]]", RecipientConfig,
+     ("One person or system each. Once an admin saves the recipients in the page "
+      "(PUT /api/v1/notify/recipients), the stored list is used and this one is not.")),
+    ("[notify.sms]", SmsConfig, "The GSM/3G/4G modem that sends SMS."),
+    ("[notify.email]", EmailConfig, "The SMTP server that sends e-mail."),
+    ("[notify.webhook]", WebhookDefaults, "Settings of every webhook."),
 ]
 
 INTRO = """\
