@@ -116,7 +116,10 @@ async def put_recipients(body: RecipientsBody, runtime: RuntimeDep,
         elif item.get("secret") == "":
             item.pop("secret")
         raw.append(item)
-    recipients = service.check_recipients(raw)
+    try:
+        recipients = service.check_recipients(raw)
+    except InvalidInput as exc:  # its path within the body: recipients.1.address
+        raise exc.within("recipients") from None
     await service.set_recipients(recipients, by=caller.name)
     await record_change(runtime, caller, "notify.recipients", "recipients",
                         {"ids": [r.id for r in recipients]})
