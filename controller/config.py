@@ -479,6 +479,9 @@ class MqttConfig(_Frozen):
     ha_override: str | int = HA_UNTIL_NEXT_SWITCH
     """How long an on/off from Home Assistant holds: "until_next_switch" or a number of minutes
     (docs/mqtt.md)."""
+    report_interval_min: float = Field(default=5, gt=0, le=1440)
+    """How often the day's and month's reports for the province are checked and re-published
+    (minutes; docs/mqtt.md)."""
 
     @field_validator("url")
     @classmethod

@@ -173,15 +173,22 @@ def make_notify(runtime: Runtime) -> Any:
 def make_bridge(runtime: Runtime) -> Any:
     # Imported only with [mqtt]: aiomqtt stays out of installations that do not use it.
     from controller.nodes.mqtt_port import ControllerPort
+    from controller.reports.province import ReportFeed
     from firmware_bridge.bridge import BridgeSettings, MqttBridge
 
     mqtt = runtime.config.mqtt
     assert mqtt is not None
+    port = ControllerPort(runtime)
+    port.report_feed = ReportFeed(
+        runtime.config, runtime.clock, radio=runtime.radio_service,
+        lighting=runtime.lighting_service, events=runtime.events,
+        clusters_online=port.clusters_online).reports
     bridge = MqttBridge(BridgeSettings(
         url=mqtt.url, prefix=mqtt.prefix, site_id=runtime.config.site.id,
         site_name=runtime.config.site.name, accept_commands=mqtt.accept_commands,
-        ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password),
-        ControllerPort(runtime))
+        ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password,
+        report_interval_s=mqtt.report_interval_min * 60.0),
+        port)
     runtime.alarms.listeners.append(bridge.publish_event)
     if runtime.broadcasts.nodes is not None:
         runtime.broadcasts.nodes.command = bridge.node_command

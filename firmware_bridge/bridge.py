@@ -64,6 +64,7 @@ class BridgeSettings:
     client_id: str | None = None
     state_interval_s: float = 1.0
     node_offline_after_s: float = 120.0
+    report_interval_s: float = 300.0  # the day's and month's reports, checked and re-published
 
 
 class GatewayPort(Protocol):
@@ -76,6 +77,8 @@ class GatewayPort(Protocol):
     def ha_circuits(self) -> list[topics.HaCircuit]: ...
     async def ha_command(self, circuit_id: str, command: topics.HaCommand) -> None: ...
     async def back_to_schedule(self, circuit_id: str) -> int: ...
+    # The province's reports (retained, {root}/report/day|month/...)
+    async def reports(self) -> topics.ReportBatch: ...
 
 
 @dataclass
@@ -202,6 +205,7 @@ class MqttBridge:
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         tasks = [asyncio.create_task(self._publish_state(client)),
+                 asyncio.create_task(self._publish_reports(client)),
                  asyncio.create_task(self._send_events(client)),
                  asyncio.create_task(self._receive(client))]
         try:
@@ -235,6 +239,33 @@ class MqttBridge:
                     self._published[topic] = payload
             self.nodes.expire(mono=time.monotonic())
             await asyncio.sleep(self.settings.state_interval_s)
+
+    async def _publish_reports(self, client: aiomqtt.Client) -> None:
+        """The day's and the month's reports, retained: at once on every connection, then
+        every ``report_interval_s`` and at the end of the local day (the port says when).
+        The port rebuilds only when its inputs changed; a report it cannot make is logged
+        once per kind of error and tried again at the next interval."""
+        failing: str | None = None
+        while True:
+            wait_s = self.settings.report_interval_s
+            try:
+                batch = await self._port.reports()
+            except aiomqtt.MqttError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the gateway's own work must go on
+                if failing != type(exc).__name__:
+                    log.error("reports for the province not made: %s", exc)
+                    failing = type(exc).__name__
+            else:
+                failing = None
+                for message in batch.messages:
+                    topic = topics.report(self.root, message.period, message.key)
+                    payload = _json(message.payload)
+                    if self._published.get(topic) != payload:
+                        await self._publish(client, topic, payload, retain=True)
+                        self._published[topic] = payload
+                wait_s = max(0.05, min(wait_s, batch.next_in_s))
+            await asyncio.sleep(wait_s)
 
     def publish_event(self, record: dict[str, Any]) -> None:
         """Queue an alarm or event for ``{root}/events``; never blocks the caller, and may be

@@ -322,3 +322,68 @@ def ha_discovery_messages(prefix: str, site: str, site_name: str, circuits: list
 def _entity_slug(identifier: str) -> str:
     """Entity ids take [a-z0-9_]; our ids may also hold '-'."""
     return identifier.replace("-", "_")
+
+
+# -- reports for the province ------------------------------------------------------------------
+#
+# Every gateway publishes, retained, its figures per local day and per month
+# (``{root}/report/day/YYYY-MM-DD``, ``{root}/report/month/YYYY-MM``); the payload is a JSON
+# object with ``"schema": REPORT_SCHEMA`` (docs/mqtt.md, "Reports for the province"). The
+# province reads the month topics of every site (``communectl fleet report``).
+
+REPORT_SCHEMA = 1
+REPORT_PERIODS = ("day", "month")
+
+
+@dataclass(frozen=True)
+class ReportMessage:
+    """One report a gateway publishes: ``period`` is day or month, ``key`` its date
+    (``2027-03-14``) or month (``2027-03``)."""
+
+    period: str
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReportBatch:
+    """What to publish now, and in how many seconds the next batch is due at the latest (the
+    end of the local day)."""
+
+    messages: list[ReportMessage]
+    next_in_s: float
+
+
+def report(root_: str, period: str, key: str) -> str:
+    if period not in REPORT_PERIODS:
+        raise ValueError(f"report period {period!r}: expected day or month")
+    return f"{root_}/report/{period}/{key}"
+
+
+def fleet_report_subscriptions(prefix: str, month: str) -> list[str]:
+    """What the province listens to for one month's table: every site's retained month
+    report, and its status (online now or not)."""
+    return [f"{prefix}/+/report/month/{month}", f"{prefix}/+/status"]
+
+
+def parse_report_topic(prefix: str, topic: str) -> tuple[str, str, str] | None:
+    """``{prefix}/{site}/report/{period}/{key}`` as (site, period, key); None otherwise."""
+    if not topic.startswith(prefix + "/"):
+        return None
+    parts = topic[len(prefix) + 1:].split("/")
+    if len(parts) == 4 and parts[0] and parts[1] == "report" and parts[2] in REPORT_PERIODS \
+            and parts[3]:
+        return parts[0], parts[2], parts[3]
+    return None
+
+
+def parse_report(payload: bytes) -> dict[str, Any]:
+    """A report payload as the province reads it; ``BadPayload`` (kind ``report``) when it is
+    too large, not a JSON object, or of another schema."""
+    data = _object("report", payload)
+    if data.get("schema") != REPORT_SCHEMA:
+        raise BadPayload("report", f"schema {data.get('schema')!r}, expected {REPORT_SCHEMA}")
+    for section in ("radio", "lighting"):
+        if not isinstance(data.get(section), dict):
+            raise BadPayload("report", f'"{section}" must be an object')
+    return data

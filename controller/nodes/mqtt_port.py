@@ -11,6 +11,7 @@ Home Assistant's on/off holds until the circuit's next scheduled switch point by
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from controller.lighting.records import State, circuit_target
 from controller.platform.audit import Actor
 from controller.radio.requests import AnnouncementCreate
 from drivers.profiles import profile_info
-from firmware_bridge.topics import HaCircuit, HaCommand
+from firmware_bridge.topics import HaCircuit, HaCommand, ReportBatch
 
 if TYPE_CHECKING:  # the runtime builds this port: importing it back would be a cycle
     from controller.runtime import Runtime
@@ -37,6 +38,27 @@ HA_REASON = "Home Assistant"
 class ControllerPort:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        # The province's reports (controller.reports.province.ReportFeed.reports), set by the
+        # runtime: the nodes do not import the reports, which stand above them.
+        self.report_feed: Callable[[], Awaitable[ReportBatch]] | None = None
+
+    async def reports(self) -> ReportBatch:
+        if self.report_feed is None:
+            return ReportBatch([], 24 * 3600.0)
+        return await self.report_feed()
+
+    def clusters_online(self) -> int:
+        """Loudspeaker zones that can sound now: a wired zone whose relay board answers (no
+        open ``device_offline``), a zone of nodes with at least one node online."""
+        runtime = self._runtime
+        online_nodes = {n["id"] for n in runtime.nodes() if n.get("status") == "online"}
+        count = 0
+        for zone in runtime.config.zones:
+            if zone.device is not None:
+                count += not runtime.alarms.is_open("device_offline", zone.device)
+            else:
+                count += any(node in online_nodes for node in zone.nodes)
+        return count
 
     def circuit_states(self) -> dict[str, dict[str, Any]]:
         return {circuit_id: {"state": d.state, "level": d.level, "source": d.source}

@@ -82,6 +82,37 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
 
+@dataclass(frozen=True, order=True)
+class Day:
+    """One local day, reported exactly as a month is (the province's daily figures,
+    docs/mqtt.md): the same record, with ``first_day == last_day``."""
+
+    day: date
+
+    @property
+    def first_day(self) -> date:
+        return self.day
+
+    @property
+    def last_day(self) -> date:
+        return self.day
+
+    @property
+    def month(self) -> Month:
+        return Month(self.day.year, self.day.month)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """[the day's local midnight, the next one)."""
+        return (datetime.combine(self.day, time.min, tzinfo=tz),
+                datetime.combine(self.day + timedelta(days=1), time.min, tzinfo=tz))
+
+    def __str__(self) -> str:
+        return self.day.isoformat()
+
+
+Period = Month | Day
+
+
 def check_not_future(month: Month, *, now: datetime, tz: ZoneInfo) -> None:
     if month > Month.containing(now, tz):
         raise InvalidInput(f"{month} has not begun yet", parts=("month",))
@@ -208,6 +239,18 @@ class MonthlyReport:
 
 def build_monthly_report(config: Config, month: Month, inputs: ReportInputs, *,
                          now: datetime) -> MonthlyReport:
+    return _build(config, month, str(month), inputs, now=now)
+
+
+def build_day_report(config: Config, day: Day, inputs: ReportInputs, *,
+                     now: datetime) -> MonthlyReport:
+    """One local day, with the month's figures and rules; ``month`` names the month the day
+    belongs to, ``first_day`` and ``last_day`` are the day."""
+    return _build(config, day, str(day.month), inputs, now=now)
+
+
+def _build(config: Config, month: Period, label: str, inputs: ReportInputs, *,
+           now: datetime) -> MonthlyReport:
     tz = ZoneInfo(config.site.timezone)
     start, end = month.bounds(tz)
     period_end = max(start, min(end, now))
@@ -221,7 +264,7 @@ def build_monthly_report(config: Config, month: Month, inputs: ReportInputs, *,
         play_time_min=radio.minutes_aired)
     lighting = _lighting(config, inputs, month, start=start, period_end=period_end)
     return MonthlyReport(
-        month=str(month), first_day=month.first_day, last_day=month.last_day,
+        month=label, first_day=month.first_day, last_day=month.last_day,
         period_start=start, period_end=period_end, complete=now >= end,
         generated_at=now.astimezone(tz), site_id=config.site.id,
         site_name=config.site.name or config.site.id, timezone=config.site.timezone,
@@ -284,7 +327,7 @@ def _radio(config: Config, records: Sequence[Mapping[str, object]], *, start: da
         emergencies=tuple(r for r in rows if r.level == "emergency"))
 
 
-def _lighting(config: Config, inputs: ReportInputs, month: Month, *, start: datetime,
+def _lighting(config: Config, inputs: ReportInputs, month: Period, *, start: datetime,
               period_end: datetime) -> LightingSection:
     days = [u for d, u in sorted(inputs.usage.items())
             if month.first_day <= d <= month.last_day]

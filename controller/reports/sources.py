@@ -19,10 +19,10 @@ from controller.platform.history import History
 from controller.platform.store import Store
 from controller.radio.airlog import AirLog
 from controller.radio.service import RadioService
-from controller.reports.monthly import AIR_LOG_MARGIN, ALARM_LOOKBACK, Month, ReportInputs
+from controller.reports.monthly import AIR_LOG_MARGIN, ALARM_LOOKBACK, Period, ReportInputs
 
 
-async def from_services(config: Config, month: Month, *, radio: RadioService,
+async def from_services(config: Config, month: Period, *, radio: RadioService,
                         lighting: LightingService, events: History) -> ReportInputs:
     start, end = month.bounds(ZoneInfo(config.site.timezone))
     air = await radio.log(since=start - AIR_LOG_MARGIN, until=end + AIR_LOG_MARGIN)
@@ -32,7 +32,7 @@ async def from_services(config: Config, month: Month, *, radio: RadioService,
     return ReportInputs(air=air, events=alarms, usage=usage)
 
 
-def from_data_folder(config: Config, month: Month) -> ReportInputs:
+def from_data_folder(config: Config, month: Period) -> ReportInputs:
     start, end = month.bounds(ZoneInfo(config.site.timezone))
     data = config.storage.path
     air = AirLog(History(data / "history", "broadcasts")).query(

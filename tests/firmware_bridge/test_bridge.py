@@ -17,7 +17,7 @@ import aiomqtt
 import pytest
 
 from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
-from firmware_bridge.topics import HaCircuit, HaCommand
+from firmware_bridge.topics import HaCircuit, HaCommand, ReportBatch
 from tests.conftest import eventually, require_program
 
 pytestmark = pytest.mark.integration
@@ -56,6 +56,9 @@ class FakePort:
 
     async def ha_command(self, circuit_id: str, command: HaCommand) -> None:
         self.commands.append((circuit_id, {"ha": command}))
+
+    async def reports(self) -> ReportBatch:
+        return ReportBatch([], 3600.0)
 
     async def back_to_schedule(self, circuit_id: str) -> int:
         self.commands.append((circuit_id, {"ha": "back to schedule"}))
