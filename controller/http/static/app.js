@@ -7,5 +7,6 @@ import "./lighting.js";
 import "./health.js";
 import "./report.js";
 import "./users.js";
+import "./notify.js";
 
 start();

@@ -1,7 +1,7 @@
-"""Every word of the lighting, health, report and users views exists in both languages: each
-module's addWords() lists are read by node with core.js replaced by a recorder, and their keys
-compared (core.js falls back to Vietnamese for a word missing in English, so the browser alone
-would not show it)."""
+"""Every word of the lighting, health, report, users and notifications views exists in both
+languages: each module's addWords() lists are read by node with core.js replaced by a recorder,
+and their keys compared (core.js falls back to Vietnamese for a word missing in English, so the
+browser alone would not show it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import require_program
 
 STATIC = Path(__file__).resolve().parents[3] / "controller" / "http" / "static"
-VIEWS = ("lighting.js", "health.js", "report.js", "users.js")
+VIEWS = ("lighting.js", "health.js", "report.js", "users.js", "notify.js")
 
 # Stands in for core.js: records the word lists, and every other export is a no-op.
 RECORDER = """
