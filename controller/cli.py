@@ -170,6 +170,28 @@ def _parser() -> argparse.ArgumentParser:
     announce.add_argument("--zones", default="all", help='"all" or zone ids, comma-separated')
     announce.add_argument("--timeout", type=float, default=10.0, metavar="S")
     announce.set_defaults(handler=_cmd_fleet_announce)
+    acl = fleet_sub.add_parser("acl", parents=[common],
+                               help="write the province broker's mosquitto ACL file")
+    acl.add_argument("--sites", required=True, help="site ids, comma-separated")
+    acl.add_argument("--prefix", default="communectl")
+    acl.add_argument("-o", "--output", metavar="FILE", default=None,
+                     help="write here (default: standard output)")
+    acl.set_defaults(handler=_cmd_fleet_acl)
+    fleet_report = fleet_sub.add_parser(
+        "report", parents=[common, broker], conflict_handler="resolve",
+        help="the province's table of one month: a row per commune, from the retained "
+             "reports (docs/reports.md)")
+    fleet_report.add_argument("--month", required=True, metavar="YYYY-MM")
+    fleet_report.add_argument("--format", choices=("table", "csv", "xlsx", "json"),
+                              default="table")
+    fleet_report.add_argument("-o", "--output", default=None, metavar="FILE",
+                              help="write here (default: standard output; "
+                                   "province-YYYY-MM.xlsx for xlsx)")
+    fleet_report.add_argument("--listen", type=float, default=2.0, metavar="S",
+                              help="seconds to collect retained reports (default 2)")
+    fleet_report.add_argument("--timezone", default="Asia/Ho_Chi_Minh",
+                              help="zone of the update times in the files")
+    fleet_report.set_defaults(handler=_cmd_fleet_report)
 
     speak = sub.add_parser("speak", parents=[common],
                            help="read a text as the radio would (docs/speech.md)")
@@ -538,6 +560,96 @@ def _cmd_fleet_announce(args: argparse.Namespace) -> int:
             detail = f"{r.ack_ms} ms" if r.outcome == "accepted" else (r.error or "no answer")
             print(f"{r.site:<24} {r.outcome:<9} {detail}")
     return EXIT_OK if all(r.outcome == "accepted" for r in results) else EXIT_FAILURE
+
+
+def _cmd_fleet_report(args: argparse.Namespace) -> int:
+    """No controller needed: the table is what the broker holds."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from controller.platform.exports import to_csv, to_xlsx
+    from controller.reports.monthly import Month
+    from controller.reports.province import province_table
+    from firmware_bridge.bridge import broker_errors
+    from firmware_bridge.fleet import fleet_report
+
+    month = str(Month.parse(args.month))
+    try:
+        tz = ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"communectl: timezone: no zone {args.timezone!r}", file=sys.stderr)
+        return EXIT_USAGE
+    with broker_errors(args.broker):
+        communes = asyncio.run(fleet_report(_fleet_connect(args), args.prefix, month,
+                                            listen_s=args.listen))
+    rows = [c.as_json() for c in communes]
+    if args.format == "json":
+        body = json.dumps(rows, ensure_ascii=False, indent=2).encode() + b"\n"
+    elif args.format == "csv":
+        body = to_csv(province_table(rows, month=month, tz=tz, lang="en"))
+    elif args.format == "xlsx":
+        body = to_xlsx(province_table(rows, month=month, tz=tz, lang="vi"))
+    else:
+        body = _province_text(rows, month, args).encode()
+    output = args.output or (f"province-{month}.xlsx" if args.format == "xlsx" else None)
+    if output is None or output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    Path(output).write_bytes(body)
+    print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _province_text(rows: list[dict], month: str, args: argparse.Namespace) -> str:
+    if not rows:
+        return f"no gateway has published under {args.prefix}/ on {args.broker}\n"
+
+    def cell(value: object) -> str:
+        return "-" if value is None else f"{value:g}" if isinstance(value, float) else \
+            str(value)
+
+    columns = (("site", "site"), ("commune", "commune"), ("clusters", "clusters"),
+               ("bulletins_scheduled", "bulletins"), ("successful_plays", "played"),
+               ("emergency_bulletins", "emerg"), ("minutes_aired", "minutes"),
+               ("missed", "missed"), ("failed", "failed"), ("on_hours", "on_h"),
+               ("energy_kwh", "kWh"), ("alarms", "alarms"), ("updated_at", "updated"),
+               ("online", "online"))
+    table = [[title for _, title in columns]]
+    for row in rows:
+        values = {**row, "online": "yes" if row["online"] else "no",
+                  "updated_at": (row["updated_at"] or "")[:16].replace("T", " ") or None}
+        table.append([cell(values.get(name)) for name, _ in columns])
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = [f"{month}: {len(rows)} communes"]
+    lines += ["  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True))
+              .rstrip() for line in table]
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_fleet_acl(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from firmware_bridge.acl import acl_file, check_sites
+
+    sites = [s.strip() for s in args.sites.split(",") if s.strip()]
+    problems = check_sites(sites)
+    if problems:
+        for problem in problems:
+            print(f"communectl fleet acl: --sites: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    text = acl_file(args.prefix, sites)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"communectl fleet acl: {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"{args.output}: {len(sites)} gateway(s) and the province")
+    return EXIT_OK
 
 
 def _cmd_speak(args: argparse.Namespace) -> int:

@@ -150,3 +150,91 @@ def _json(payload: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+# -- the province's table ----------------------------------------------------------------------
+
+REPORT_FIGURES = {
+    "radio": ("clusters", "clusters_online", "bulletins_scheduled", "bulletins_aired",
+              "successful_plays", "emergency_bulletins", "minutes_aired", "missed", "failed"),
+    "lighting": ("on_hours", "energy_kwh", "alarms"),
+}
+
+
+@dataclass
+class CommuneReport:
+    """One commune's row of the province's table: its retained month report (figures None
+    when there is none, or it was malformed) and whether its gateway is online now."""
+
+    site: str
+    status: str = "unknown"  # online | offline | unknown, from the retained status
+    commune: str | None = None
+    figures: dict[str, float | int | None] = field(default_factory=dict)
+    updated_at: str | None = None  # as_of of the report: when the gateway last checked it
+    complete: bool | None = None
+    reported: bool = False
+    malformed: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"site": self.site, "commune": self.commune,
+                **{name: self.figures.get(name) for names in REPORT_FIGURES.values()
+                   for name in names},
+                "updated_at": self.updated_at, "complete": self.complete,
+                "online": self.status == "online", "status": self.status,
+                "reported": self.reported, "malformed": self.malformed}
+
+
+async def fleet_report(connect: Connect, prefix: str, month: str, *, listen_s: float = 2.0
+                       ) -> list[CommuneReport]:
+    """Every site with a retained month report for ``month`` or a retained status, collected
+    for ``listen_s`` (retained messages come right after subscribing). A gateway that is
+    offline now keeps its row: its report stays on the broker."""
+    communes: dict[str, CommuneReport] = {}
+    async with connect() as client:
+        for pattern in topics.fleet_report_subscriptions(prefix, month):
+            await client.subscribe(pattern, qos=1)
+        try:
+            async with asyncio.timeout(listen_s):
+                async for message in client.messages:
+                    _take_report(communes, prefix, month, str(message.topic),
+                                 _bytes(message.payload))
+        except TimeoutError:
+            pass
+    return sorted(communes.values(), key=lambda c: c.site)
+
+
+def _take_report(communes: dict[str, CommuneReport], prefix: str, month: str, topic: str,
+                 payload: bytes) -> None:
+    seen = topics.parse_gateway_topic(prefix, topic)
+    if seen is not None and seen.kind == "status":
+        row = communes.setdefault(seen.site, CommuneReport(seen.site))
+        status = payload[:16].decode(errors="replace").strip()
+        row.status = status if status in ("online", "offline") else "unknown"
+        return
+    found = topics.parse_report_topic(prefix, topic)
+    if found is None or found[1:] != ("month", month):
+        return
+    row = communes.setdefault(found[0], CommuneReport(found[0]))
+    if not payload:  # a retained report cleared
+        return
+    try:
+        data = topics.parse_report(payload)
+        figures = {name: _figure(data[section], name) for section, names
+                   in REPORT_FIGURES.items() for name in names}
+    except topics.BadPayload as exc:
+        row.malformed = str(exc)
+        return
+    row.figures, row.reported, row.malformed = figures, True, None
+    commune, as_of, complete = data.get("commune"), data.get("as_of"), data.get("complete")
+    row.commune = commune if isinstance(commune, str) else None
+    row.updated_at = as_of if isinstance(as_of, str) else None
+    row.complete = complete if isinstance(complete, bool) else None
+
+
+def _figure(section: dict[str, Any], name: str) -> float | int | None:
+    value = section.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise topics.BadPayload("report", f"{name}: expected a number, not {value!r}")
+    return value
