@@ -22,6 +22,10 @@ class BadPayload(ValueError):
         super().__init__(f"{kind}: {reason}")
 
 
+class Oversized(BadPayload):
+    """A payload larger than ``MAX_PAYLOAD_BYTES``: refused before it is decoded."""
+
+
 @dataclass(frozen=True)
 class Incoming:
     # circuit_set | announce | node_status | node_telemetry | node_ack | ha_status | ha_set
@@ -71,6 +75,48 @@ def node_cmd(root_: str, node: str) -> str:
     return f"{root_}/node/{node}/cmd"
 
 
+def node_status(root_: str, node: str) -> str:
+    return f"{root_}/node/{node}/status"
+
+
+def node_telemetry(root_: str, node: str) -> str:
+    return f"{root_}/node/{node}/telemetry"
+
+
+def node_ack(root_: str, node: str) -> str:
+    return f"{root_}/node/{node}/ack"
+
+
+def bridge_notification(root_: str) -> str:
+    """Where a gateway's mosquitto bridge says whether its link to the province is up
+    (``notification_topic`` in deploy/mosquitto/gateway-bridge.conf): ``1`` or ``0``."""
+    return f"{root_}/bridge"
+
+
+ANY = "+"  # one level of any name, in a subscription or an ACL
+
+
+def gateway_writes(root_: str) -> list[str]:
+    """Every topic a gateway publishes under its root (the province reads them all)."""
+    return [status(root_), circuit_state(root_, ANY), circuit_set_ack(root_, ANY),
+            ha_state(root_, ANY), broadcast_now(root_), events(root_), announce_ack(root_),
+            node_cmd(root_, ANY), bridge_notification(root_),
+            *(report(root_, period, ANY) for period in REPORT_PERIODS)]
+
+
+def gateway_reads(root_: str) -> list[str]:
+    """Every topic addressed to a gateway: commands (the province's and Home Assistant's)
+    and its field nodes."""
+    return [circuit_set(root_, ANY), announce(root_), ha_set(root_, ANY),
+            ha_schedule(root_, ANY), node_status(root_, ANY), node_telemetry(root_, ANY),
+            node_ack(root_, ANY)]
+
+
+def province_commands(root_: str) -> list[str]:
+    """What the province may send a gateway: announcements and circuit commands."""
+    return [circuit_set(root_, ANY), announce(root_)]
+
+
 # -- the province ------------------------------------------------------------------------------
 #
 # A province client (firmware_bridge/fleet.py) sees many gateways under one prefix: it reads
@@ -78,7 +124,8 @@ def node_cmd(root_: str, node: str) -> str:
 
 def fleet_status_subscriptions(prefix: str) -> list[str]:
     """What the province listens to for every gateway's retained state."""
-    return [f"{prefix}/+/status", f"{prefix}/+/circuit/+/state", f"{prefix}/+/broadcast/now"]
+    every = root(prefix, ANY)
+    return [status(every), circuit_state(every, ANY), broadcast_now(every)]
 
 
 @dataclass(frozen=True)
@@ -112,9 +159,9 @@ def parse_gateway_topic(prefix: str, topic: str) -> GatewayTopic | None:
 # -- one gateway -------------------------------------------------------------------------------
 
 def subscriptions(root_: str, *, accept_commands: bool, ha_discovery: bool) -> list[str]:
-    topics = [f"{root_}/node/+/status", f"{root_}/node/+/telemetry", f"{root_}/node/+/ack"]
+    topics = [node_status(root_, ANY), node_telemetry(root_, ANY), node_ack(root_, ANY)]
     if accept_commands:
-        topics += [f"{root_}/circuit/+/set", announce(root_)]
+        topics += province_commands(root_)
     if ha_discovery:
         topics.append(f"{HA_PREFIX}/status")
     if accept_commands and ha_discovery:
@@ -154,9 +201,21 @@ def parse_incoming(root_: str, topic: str, payload: bytes) -> Incoming:
     raise BadPayload("unknown_topic", topic)
 
 
+def source_of(root_: str, topic: str) -> str:
+    """Who an incoming message comes from, for rate limits and logs: ``node/{id}`` for a field
+    node, ``circuit/{id}`` for a circuit's commands, else the first level under the root
+    (``announce``), or the first level of a topic outside it (``homeassistant``)."""
+    if topic.startswith(root_ + "/"):
+        parts = topic[len(root_) + 1:].split("/")
+        if len(parts) >= 2 and parts[0] in ("node", "circuit"):
+            return f"{parts[0]}/{parts[1][:64]}"
+        return parts[0][:64]
+    return topic.split("/", 1)[0][:64]
+
+
 def _bounded(kind: str, payload: bytes) -> bytes:
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise BadPayload(kind, f"{len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+        raise Oversized(kind, f"{len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
     return payload
 
 
@@ -224,7 +283,7 @@ def ha_schedule(root_: str, circuit: str) -> str:
 
 
 def ha_subscriptions(root_: str) -> list[str]:
-    return [f"{root_}/circuit/+/ha/set", f"{root_}/circuit/+/ha/schedule"]
+    return [ha_set(root_, ANY), ha_schedule(root_, ANY)]
 
 
 def ha_state_payload(state: dict[str, Any], *, dimmable: bool) -> dict[str, Any]:
