@@ -206,6 +206,30 @@ class FileSink:
         return _WavOutput(file, path, self._pacer, self._lead_s)
 
 
+class WavRecorder:
+    """A WAV file written as audio comes, not paced (a live talk's recording beside the air);
+    its sizes are patched on every write, so that it is a valid WAV of what came at any
+    moment. OSError when it cannot be written."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.frames = 0
+        self._file = path.open("wb")
+        self._file.write(_wav_header(0))
+
+    def write(self, pcm: bytes) -> None:
+        self._file.seek(0, 2)
+        self._file.write(pcm)
+        self.frames += _check_frames(pcm)
+        self._file.seek(0)
+        self._file.write(_wav_header(self.frames))
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class _AplayOutput:
     """One ``aplay`` process playing one item."""
 

@@ -19,6 +19,7 @@ from controller.http import (
     routes_events,
     routes_firmware,
     routes_lighting,
+    routes_live,
     routes_media,
     routes_notify,
     routes_radio,
@@ -31,7 +32,12 @@ from controller.http import (
 from controller.http.bodies import BodyLimitMiddleware, require_json_body
 from controller.http.context import attach_runtime
 from controller.http.errors import error_responses, install_error_handlers
-from controller.http.limits import FIRMWARE_MAX_BYTES, MAX_JSON_BODY_BYTES, BodyLimits
+from controller.http.limits import (
+    FIRMWARE_MAX_BYTES,
+    LIVE_MAX_BYTES,
+    MAX_JSON_BODY_BYTES,
+    BodyLimits,
+)
 from controller.http.pages import pages_router
 from controller.runtime import Runtime
 
@@ -56,6 +62,7 @@ def body_limits(config: Config) -> BodyLimits:
     return BodyLimits(default=MAX_JSON_BODY_BYTES, path_prefix=API_PREFIX, by_path={
         f"{API_PREFIX}/audio": config.broadcast.max_upload_mb * 1024 * 1024,
         f"{API_PREFIX}/firmware": FIRMWARE_MAX_BYTES,
+        f"{API_PREFIX}/live/audio": LIVE_MAX_BYTES,
         f"{API_PREFIX}/health": 0})  # answers without a token: it must not take a body either
 
 
@@ -70,11 +77,12 @@ def create_app(runtime: Runtime) -> FastAPI:
                     responses=error_responses(400, 401, 403, 404, 413, 415, 422))
     for module in (routes_status, routes_lighting, routes_schedules, routes_radio,
                    routes_devices, routes_firmware, routes_events, routes_admin, routes_speech,
-                   routes_reports, routes_session, routes_notify, metrics):
+                   routes_reports, routes_session, routes_live, routes_notify, metrics):
         api.include_router(module.router)
     app.include_router(api)
     # Uploads are multipart, not JSON: outside the JSON-only router.
-    for upload in (routes_audio.router, routes_firmware.upload_router):
+    for upload in (routes_audio.router, routes_firmware.upload_router,
+                   routes_live.stream_router):
         app.include_router(upload, prefix=API_PREFIX, responses=error_responses(401, 403, 404))
     # Prometheus scrapes /metrics by default.
     app.include_router(metrics.router, include_in_schema=False)

@@ -50,6 +50,7 @@ if __name__ == "__main__":
 
 import uvicorn
 
+from controller.http import live_relay
 from controller.http.limits import BodyLimits, too_large_message
 from controller.http.mirror import STATUS_PATH, StatusMirror
 from controller.http.proxy import (
@@ -105,8 +106,11 @@ class FrontApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
-            return  # no websockets here; uvicorn runs with ws="none"
+            return
         path = scope["path"]
         # RFC 9110 section 10.1.1: a client that waits for "100 Continue" and gets a final
         # answer sends no body, so the connection cannot go on; any other client sends it, and
@@ -141,6 +145,45 @@ class FrontApp:
         changes = scope["method"] not in ("GET", "HEAD")
         await self.proxy.forward(scope, receive, send, on_status=(
             self._changed if changes else None))
+
+    async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The one WebSocket, a live talk (controller.http.live_relay). It is accepted before
+        it is judged, so that the page can read why it was refused (a close code and reason;
+        a refused handshake is only "1006" to a page)."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        if scope["path"] != live_relay.LIVE_PATH:
+            await live_relay.close(send, 4404, f"no WebSocket at {scope['path']}")
+            return
+        origin = _header(scope, b"origin")
+        if origin and origin.partition("://")[2].rstrip("/") != _header(scope, b"host"):
+            await live_relay.close(send, 4403, "a live talk comes from this controller's page")
+            return
+        authorization = _header(scope, b"authorization")
+        if authorization:
+            scheme, _, secret = authorization.partition(" ")
+            info = await self._verify(secret.strip()) \
+                if scheme.lower() == "bearer" and secret.strip() else None
+            if info is None:
+                await live_relay.close(send, 4401, "the token is unknown, revoked or expired")
+                return
+            credentials = {"authorization": authorization}
+        else:
+            secret = _cookie(scope, COOKIE)
+            person = None
+            if secret:
+                await self._read_if_changed(self.sessions.index_is_current, self.sessions.load)
+                person = self.sessions.verify(secret, now=datetime.now(UTC), reread=False)
+            if person is None:
+                await live_relay.close(send, 4401, "sign in first" if not secret else
+                                       "the session has ended: sign in again")
+                return
+            credentials = {"cookie": f"{COOKIE}={secret}"}
+        await live_relay.relay(scope, receive, send, proxy=self.proxy,
+                               credentials=credentials)
+        self.mirror.invalidate()  # what is on air changed
 
     def _needs_token(self, scope: dict[str, Any]) -> bool:
         # As the controller's routes declare it (docs/api.md: only /health, and signing in,
@@ -291,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(fileno=args.listen_fd)
     app = build_front(args.upstream, args.storage, BodyLimits(**args.body_limits))
     server = ApiServer(uvicorn.Config(app, log_level="warning", access_log=False,
-                                        lifespan="on", ws="none", timeout_graceful_shutdown=3))
+                                        lifespan="on", ws="wsproto", timeout_graceful_shutdown=3))
 
     async def serve() -> None:
         # Standard input is a pipe from the controller: it closes when the controller stops

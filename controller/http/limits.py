@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 MAX_JSON_BODY_BYTES = 64 * 1024  # a programme of 48 windows is about 5 KB
 FIRMWARE_MAX_BYTES = 32 * 1024 * 1024  # an ESP32 image is 1-4 MB
+LIVE_MAX_BYTES = 4 * 3600 * 22050 * 2  # a live talk's stream: four hours of house PCM
+LIVE_PATH = "/api/v1/live"  # the page's WebSocket (front process); POST starts a talk
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,26 @@ class AirRecordPublic(BaseModel):
     ended_at: datetime | None = None
     start_offset_ms: float | None = None
     reason: str | None = None
+
+
+class LivePublic(BaseModel):
+    """A live talk ("Phát trực tiếp") as it goes."""
+
+    id: str
+    key: str = Field(description="its item's key, as GET /broadcasts/now and the log show it")
+    person: str
+    source: Literal["page", "gateway"]
+    zones: list[str]
+    level: Literal["normal", "priority", "emergency"]
+    state: Literal["waiting", "on_air", "ended"] = Field(
+        description="waiting: the zones warm up (speak once on_air); ended: logged")
+    received_s: float = Field(description="audio received so far, seconds")
+    aired_s: float = Field(description="audio aired so far, silence of gaps included")
+    gaps: int = Field(description="runs of silence put in because the audio came late")
+    silence_s: float
+    dropped_s: float = Field(description="audio dropped to keep the delay bounded")
+    peak: float = Field(description="the last chunk's peak, 0..1 (the gateway microphone)")
+    outcome: str | None = Field(description="as the broadcast log has it, once ended")
+    reason: str | None
+    recording: str | None = Field(description="the recording's audio id in the library, "
+                                              "once kept")

@@ -53,7 +53,8 @@ class AirLog:
 
     def finish(self, record_id: str, outcome: str, *, at: datetime,
                started_at: datetime | None, reason: str | None = None,
-               due: datetime | None = None) -> None:
+               due: datetime | None = None, extra: Mapping[str, Any] | None = None) -> None:
+        """The airing's outcome; ``extra`` adds fields (a live talk's ``duration_s``)."""
         assert outcome in OUTCOMES
         changes: dict[str, Any] = {"outcome": outcome, "ended_at": at.isoformat(),
                                    "started_at": started_at.isoformat() if started_at else None}
@@ -61,7 +62,12 @@ class AirLog:
             changes["start_offset_ms"] = round((started_at - due).total_seconds() * 1000, 1)
         if reason:
             changes["reason"] = reason
+        changes.update(extra or {})
         self._history.amend(record_id, changes, at=at)
+
+    def amend(self, record_id: str, changes: Mapping[str, Any], *, at: datetime) -> None:
+        """Add fields to a record once its airing is over (a live talk's ``recording``)."""
+        self._history.amend(record_id, dict(changes), at=at)
 
     def record(self, item: AirItem, outcome: str, *, at: datetime, reason: str) -> None:
         """An item that never aired: missed, skipped or cancelled before its start."""

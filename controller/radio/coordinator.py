@@ -45,11 +45,13 @@ from controller.radio.items import (
     program_items,
     repeat_number,
 )
+from controller.radio.live import LiveTalk, TalkEnd
 from controller.radio.records import Announcement, RadioBook
 from controller.radio.sources import SourcePlayer
 from controller.radio.zones import ZoneSwitch
 from drivers import audio
 from drivers.errors import AudioError
+from drivers.pcm import PCM_RATE
 from schedules.broadcasts import level_rank, may_air
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ class BroadcastCoordinator:
         self.current: Airing | None = None
         # Items asked for now and stored nowhere (a test tone), by key, until the log has them.
         self._requested: dict[str, AirItem] = {}
+        # The audio of live talks asked for (controller.radio.live), by their item's key.
+        self._talks: dict[str, LiveTalk] = {}
         self.outcomes: dict[str, int] = {}
         # Start offsets (first sample less ``Airing.could_sound_at``), for the metrics.
         self.start_offsets = Histogram(START_OFFSET_BOUNDS_S)
@@ -119,6 +123,12 @@ class BroadcastCoordinator:
         within its grace, logged whatever becomes of it."""
         self._requested[item.key] = item
         self.wake()
+
+    def request_live(self, item: AirItem, talk: LiveTalk) -> None:
+        """Air a live talk: ``item`` (kind ``live``) as any requested item, its audio from
+        ``talk``; the talk hears how it ended (``LiveTalk.finish``)."""
+        self._talks[item.key] = talk
+        self.request(item)
 
     @property
     def requested(self) -> tuple[AirItem, ...]:
@@ -153,15 +163,17 @@ class BroadcastCoordinator:
         ready = [i for i in pending if i.due <= now]
         current = self.current
         if current is not None and current.on_air and not self._may_air(current.item, now):
-            await self._stop_current("cancelled", "quiet hours began", outcome_if_waiting=None)
+            await self._stop_current("cancelled", "quiet hours began", outcome_if_waiting=(
+                "cancelled" if current.item.kind == "live" else None))
             current = None
         if current is not None and ready:
             best = _best(ready)
             outranks = level_rank(best.level) > level_rank(current.item.level)
             if outranks and (best.level == "emergency" or not current.on_air):
                 # An emergency cuts in; any better item goes before one not yet on air.
-                await self._stop_current("preempted", f"preempted by {best.key}",
-                                         outcome_if_waiting=None)
+                await self._stop_current(
+                    "preempted", f"preempted by {_described(best)}",
+                    outcome_if_waiting="preempted" if current.item.kind == "live" else None)
                 current = None
         if self.current is None:
             if ready:
@@ -247,8 +259,9 @@ class BroadcastCoordinator:
     async def _air(self, airing: Airing) -> None:
         item = airing.item
         outcome, reason = "completed", None
+        talk = self._talks.get(item.key) if item.kind == "live" else None
         try:
-            parts = await self._player.prepare(item.source)
+            parts = [] if talk is not None else await self._player.prepare(item.source)
             warmup_s = self.zones.warmup_s(frozenset(item.zones))
             await self._decisions.sleep_until(item.due - timedelta(seconds=warmup_s))
             # Shielded: a preemption must not cut a Modbus write in half; the next apply
@@ -272,10 +285,12 @@ class BroadcastCoordinator:
                 airing.first_sample_mono = mono
                 airing.started_at = self._clock.now()
 
-            await audio.play(self._sink, self._file_name(item),
-                             self._player.pcm_chunks(parts, chime=chime,
-                                                     on_fallback=self._fallback(airing)),
+            chunks = talk.chunks() if talk is not None else self._player.pcm_chunks(
+                parts, chime=chime, on_fallback=self._fallback(airing))
+            await audio.play(self._sink, self._file_name(item), chunks,
                              volume=self._config.broadcast.volume, on_first_sample=first_sample)
+            if talk is not None:
+                reason = talk.end_reason
         except asyncio.CancelledError:
             outcome, reason = airing.stop_outcome, airing.stop_reason
             await self._stop_nodes(item)
@@ -307,8 +322,15 @@ class BroadcastCoordinator:
                              f"not switched: {', '.join(airing.zones_failed)}") if r]
         assert airing.record_id is not None
         could_sound_at = airing.could_sound_at or item.due
+        talk = self._talks.pop(item.key, None)
+        extra = None if talk is None else {
+            "duration_s": round(talk.aired_frames / PCM_RATE, 2), "gaps": talk.gaps,
+            "silence_s": round(talk.silence_frames / PCM_RATE, 2)}
         self.airlog.finish(airing.record_id, outcome, at=now, started_at=airing.started_at,
-                           reason="; ".join(notes) or None, due=could_sound_at)
+                           reason="; ".join(notes) or None, due=could_sound_at, extra=extra)
+        if talk is not None:
+            talk.finish(TalkEnd(outcome, "; ".join(notes) or None,
+                                talk.aired_frames / PCM_RATE, airing.record_id))
         self._count(outcome)
         if airing.started_at is not None:
             self.start_offsets.observe((airing.started_at - could_sound_at).total_seconds())
@@ -348,6 +370,9 @@ class BroadcastCoordinator:
 
     def _record(self, item: AirItem, outcome: str, now: datetime, reason: str) -> None:
         self.airlog.record(item, outcome, at=now, reason=reason)
+        talk = self._talks.pop(item.key, None)
+        if talk is not None:
+            talk.finish(TalkEnd(outcome, reason, 0.0, None))
         self._count(outcome)
         self._advance_announcement(item, now)
         log.info("%s: %s (%s)", outcome, item.title, reason)
@@ -395,6 +420,12 @@ def _could_sound_at(item: AirItem, *, warmup_s: float) -> datetime:
     if item.known_at is None:
         return item.due
     return max(item.due, item.known_at + timedelta(seconds=max(warmup_s, 0.0)))
+
+
+def _described(item: AirItem) -> str:
+    """What preempted an item, for its log record: "emergency announcement 'ann-1' (Bão)"."""
+    kind = {"program": "broadcast programme", "live": "live talk"}.get(item.kind, item.kind)
+    return f"{item.level} {kind} {item.ref!r} ({item.title}), {item.key}"
 
 
 def _best(items: list[AirItem]) -> AirItem:

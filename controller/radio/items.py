@@ -30,12 +30,15 @@ TEST_KIND = "test"
 TEST_TITLE = "Thử loa"
 TEST_TONE_HZ = 1000
 TEST_GRACE = timedelta(minutes=1)
+# A live talk (controller.radio.live): someone is speaking now, so it waits for the air a few
+# seconds at most.
+LIVE_GRACE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
 class AirItem:
     key: str
-    kind: str  # "program" | "announcement" | "test"
+    kind: str  # "program" | "announcement" | "test" | "live"
     ref: str  # programme or announcement id; a test tone's zone
     title: str
     due: datetime
@@ -109,6 +112,17 @@ def tone_item(zone_id: str, *, seconds: int, now: datetime, token: str) -> AirIt
         title=TEST_TITLE, due=now, level="normal", zones=(zone_id,),
         source={"type": "tone", "frequency_hz": TEST_TONE_HZ, "seconds": seconds},
         grace=TEST_GRACE, known_at=now)
+
+
+def live_item(talk_id: str, *, zones: tuple[str, ...], level: str, title: str, person: str,
+              source: str, now: datetime) -> AirItem:
+    """A live talk, due ``now``; its audio is the talk's (controller.radio.live), not a
+    SOURCE."""
+    return AirItem(
+        key=f"live:{talk_id}@{now.isoformat()}", kind="live", ref=talk_id, title=title,
+        due=now, level=level, zones=zones,
+        source={"type": "live", "from": source, "person": person}, grace=LIVE_GRACE,
+        known_at=now)
 
 
 def announcement_key(announcement_id: str, number: int) -> str:

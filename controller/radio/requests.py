@@ -80,3 +80,15 @@ class ZoneToneCreate(BaseModel):
     seconds: Annotated[int, Field(ge=TONE_SECONDS[0], le=TONE_SECONDS[1])] = Field(
         default=DEFAULT_TONE_SECONDS,
         description=f"how long it sounds, {TONE_SECONDS[0]} to {TONE_SECONDS[1]} s")
+
+
+class LiveStart(BaseModel):
+    """A live talk ("Phát trực tiếp"): where, how urgent, and from which microphone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zones: ZoneList | Literal["all"] = Field(description='zone ids, or "all"')
+    level: Literal["normal", "priority", "emergency"] = "normal"
+    source: Literal["page", "gateway"] = Field(
+        default="page", description="page: PCM streamed to POST /live/audio (the page's "
+        "WebSocket /api/v1/live); gateway: the microphone on the gateway (technician)")

@@ -17,8 +17,9 @@ the coordinator's, on the same loop: this service is the one place that asks it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,11 +39,14 @@ from controller.radio.items import (
     TEST_KIND,
     AirItem,
     announcement_items,
+    live_item,
     next_airing,
     program_items,
     tone_item,
+    zones_of,
 )
 from controller.radio.library import MAX_NAME_CHARS, AudioLibrary, clean_name
+from controller.radio.live import LIVE_TITLE, LiveTalk, feed_from_process
 from controller.radio.records import (
     Announcement,
     AnnouncementStatus,
@@ -52,12 +56,20 @@ from controller.radio.records import (
     Zones,
     zones_doc,
 )
-from controller.radio.requests import AnnouncementCreate, BroadcastProgramCreate, ZoneToneCreate
+from controller.radio.requests import (
+    AnnouncementCreate,
+    BroadcastProgramCreate,
+    LiveStart,
+    ZoneToneCreate,
+)
 from controller.radio.source_models import audio_ids_of
 from controller.radio.sources import SourcePlayer
 from drivers.errors import AudioError, NotAudio
-from schedules.broadcasts import Recurrence, may_air, occurrences
+from drivers.pcm import PCM_CHANNELS, PCM_RATE
+from schedules.broadcasts import Recurrence, level_rank, may_air, occurrences
 from schedules.errors import ScheduleError
+
+log = logging.getLogger(__name__)
 
 # An announcement "at" a moment just gone (a slow phone, a clock a few seconds off) is now.
 PAST_TOLERANCE = timedelta(minutes=1)
@@ -123,6 +135,9 @@ class RadioService:
         self._player = player
         self._broadcasts = broadcasts
         self._trail = trail
+        # Live talks by id, until their recording is kept (and a while after, for the page).
+        self._talks: dict[str, LiveTalk] = {}
+        self._talk_tasks: set[asyncio.Task[None]] = set()
 
     # -- broadcast programmes --------------------------------------------------------------------
 
@@ -418,6 +433,138 @@ class RadioService:
             raise Conflict(f"{_described(first)} is due at {at} and the test tone would hold "
                            "it back; try again after it")
 
+    # -- live talks ("Phát trực tiếp") ----------------------------------------------------------
+
+    def talk(self, talk_id: str) -> LiveTalk:
+        talk = self._talks.get(talk_id)
+        if talk is None:
+            raise NotFound.of("live talk", talk_id)
+        return talk
+
+    async def start_live(self, request: LiveStart, *, actor: Actor) -> LiveTalk:
+        """A live talk, handed to the coordinator as an item of kind ``live``. An emergency
+        cuts in (what plays is preempted, unless it is an emergency too); any other level is
+        refused (``Conflict``) while anything is on air, preparing or waiting for the air:
+        someone speaking now cannot wait for a programme to end, and a priority talk does not
+        cut into a normal item any more than a priority announcement does. Quiet hours and an
+        untrusted clock let only emergencies through. The gateway's microphone needs a
+        technician and ``broadcast.microphone``."""
+        _require(actor, TECHNICIAN if request.source == "gateway" else OPERATOR)
+        zones = _zones(request.zones)
+        self._check_zones(zones)
+        microphone = self._config.broadcast.microphone
+        if request.source == "gateway" and not microphone:
+            raise Conflict("the gateway has no microphone: set broadcast.microphone",
+                           parts=("source",))
+        self._refuse_live(request.level)
+        now = self._clock.now()
+        talk = LiveTalk(person=actor.name, source=request.source,
+                        recording=self._config.storage.path / "recordings" / "live" / (
+                            f"{now.strftime('%Y%m%dT%H%M%SZ')}.wav"),
+                        monotonic=self._clock.monotonic)
+        talk.recording = talk.recording.with_name(
+            f"{talk.recording.stem}_{talk.id}.wav")
+        item = live_item(talk.id, zones=zones_of(self._config, zones), level=request.level,
+                         title=f"{LIVE_TITLE} ({actor.name})", person=actor.name,
+                         source=request.source, now=now)
+        talk.item = item
+        if request.source == "gateway":
+            process = await self._open_microphone(microphone)
+            self._keep_task(feed_from_process(talk, process))
+        self._talks[talk.id] = talk
+        self._broadcasts.request_live(item, talk)
+        self._keep_task(self._after_talk(talk))
+        await self._trail.record(actor, "live.start", talk.id, {
+            "zones": list(item.zones), "level": item.level, "source": request.source,
+            "key": item.key})
+        return talk
+
+    def _refuse_live(self, level: str) -> None:
+        tz = ZoneInfo(self._config.site.timezone)
+        quiet = self._config.broadcast.quiet_hours
+        if level != "emergency":
+            if not may_air(level, at=self._clock.now(), quiet=quiet, tz=tz):
+                raise Conflict(f"quiet hours ({quiet}): only an emergency talk sounds now",
+                               parts=("level",))
+            if not self._broadcasts.clock_trusted():
+                raise Conflict("the clock cannot be trusted: only emergencies air until it "
+                               "is set", parts=("level",))
+        airing = self._broadcasts.current
+        waiting = self._broadcasts.requested
+        busy = airing.item if airing is not None else (waiting[0] if waiting else None)
+        if busy is None:
+            return
+        if level == "emergency" and level_rank(busy.level) < level_rank("emergency"):
+            return
+        state = ("is on air" if airing.on_air else "is about to air") \
+            if airing is not None else "is waiting for the air"
+        advice = "wait for it to end" if busy.level == "emergency" else \
+            "wait for it to end, stop it, or speak at the emergency level"
+        raise Conflict(f"{_described(busy)} {state}: {advice}", parts=("level",))
+
+    async def _open_microphone(self, device: str) -> asyncio.subprocess.Process:
+        command = ["arecord", "-q", "-t", "raw", "-f", "S16_LE", "-r", str(PCM_RATE),
+                   "-c", str(PCM_CHANNELS), "-D", device]
+        try:
+            return await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise Conflict(f"cannot start arecord on {device!r}: {exc}",
+                           parts=("source",)) from exc
+
+    async def stop_live(self, talk_id: str, *, actor: Actor) -> LiveTalk:
+        """End a live talk: its speaker (an operator) or a technician; what is buffered
+        plays out."""
+        talk = self.talk(talk_id)
+        if actor.name != talk.person:
+            _require(actor, TECHNICIAN)
+        talk.close(f"stopped by {actor.name}")
+        await self._trail.record(actor, "live.stop", talk_id)
+        return talk
+
+    def feed_live(self, talk: LiveTalk, pcm: bytes) -> bool:
+        """Audio of a talk as it arrives; False once the talk is over."""
+        return talk.feed(pcm)
+
+    def check_speaker(self, talk: LiveTalk, actor: Actor) -> None:
+        """Only its speaker streams into a talk."""
+        if actor.name != talk.person:
+            raise NotAllowed(f"live talk {talk.id!r} is {talk.person!r}'s")
+
+    def _keep_task(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._talk_tasks.add(task)
+        task.add_done_callback(self._talk_tasks.discard)
+
+    async def _after_talk(self, talk: LiveTalk) -> None:
+        """Once the talk is logged: keep its recording in the audio library (usable as any
+        upload: an announcement may replay it), and note it in its log record."""
+        await talk.ended.wait()
+        talk.close()
+        end = talk.end
+        assert end is not None
+        try:
+            if end.record_id is not None and talk.recording.exists() and talk.aired_frames:
+                local = self._clock.now().astimezone(ZoneInfo(self._config.site.timezone))
+                try:
+                    audio = await self._library.add(
+                        talk.recording, name=f"{LIVE_TITLE} {local:%Y-%m-%d %H:%M}",
+                        uploaded_by=talk.person, now=self._clock.now())
+                    talk.recording_id = audio.id
+                    changes: dict[str, object] = {"recording": audio.id}
+                except (AudioError, OSError) as exc:
+                    log.warning("live talk %s: its recording stays in %s: %s", talk.id,
+                                talk.recording, exc)
+                    changes = {"recording_file": str(talk.recording)}
+                await asyncio.to_thread(self._broadcasts.airlog.amend, end.record_id,
+                                        changes, at=self._clock.now())
+        finally:
+            talk.kept.set()
+            # Known a while after its end, for a page that asks how it went.
+            await asyncio.sleep(600)
+            self._talks.pop(talk.id, None)
+
     async def log(self, *, since: datetime | None,
                   until: datetime | None) -> list[dict[str, object]]:
         """The broadcast log's records in [since, until), oldest first."""
@@ -552,6 +699,8 @@ def _described(item: AirItem) -> str:
     level = "" if item.level == "normal" else f"{item.level} "
     if item.kind == TEST_KIND:
         return f"a test tone in zone {item.ref!r}"
+    if item.kind == "live":
+        return f"{level}live talk of {item.source.get('person')!r}"
     kind = "broadcast programme" if item.kind == "program" else item.kind
     return f"{level}{kind} {item.ref!r} ({item.title})"
 

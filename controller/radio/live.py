@@ -1,0 +1,253 @@
+"""A live talk ("Phát trực tiếp"): house PCM that arrives as someone speaks, from the page (a
+WebSocket relayed by the front process as a streaming POST) or from a microphone on the
+gateway (``arecord``), aired by the broadcast coordinator as an item of kind ``live``.
+
+``LiveTalk`` is the jitter buffer between the arriving bytes and the output:
+
+- before the item is on air (its zones warming up) only the last ``JITTER_S`` of audio is
+  kept, so that the talk starts with what was just said and no backlog;
+- on air, output starts once ``JITTER_S`` is buffered, then goes out chunk by chunk as it
+  arrives. When the next bytes are late and the output would run dry (it is fed
+  ``RUN_DRY_MARGIN_S`` ahead of the pacer's clock), a chunk of silence goes out instead, and
+  the run of silence counts as one gap;
+- when more than ``MAX_QUEUE_S`` waits (a sender faster than the output's clock, a burst
+  after a stall), the oldest audio is dropped down to ``JITTER_S``: the delay stays bounded;
+- the talk ends when its stream closes (everything buffered is played first), when nothing
+  arrived for ``STALL_END_S``, or when the coordinator stops it (an emergency, a stop).
+
+What went out, silence included, is also written to a WAV (the recording) beside the air;
+the radio service keeps it in the audio library once the talk is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.radio.items import AirItem
+from drivers.audio import WavRecorder
+from drivers.errors import AudioError
+from drivers.pcm import PCM_CHANNELS, PCM_RATE, PCM_WIDTH
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = PCM_WIDTH * PCM_CHANNELS
+CHUNK_FRAMES = 441  # 20 ms
+CHUNK_BYTES = CHUNK_FRAMES * FRAME_BYTES
+JITTER_S = 0.1
+RUN_DRY_MARGIN_S = 0.03
+MAX_QUEUE_S = 0.35
+STALL_END_S = 3.0
+# A talk whose first audio does not come within this after it is on air is ended.
+FIRST_AUDIO_TIMEOUT_S = 10.0
+LIVE_KIND = "live"
+LIVE_TITLE = "Phát trực tiếp"
+
+
+def bytes_of(seconds: float) -> int:
+    return round(seconds * PCM_RATE) * FRAME_BYTES
+
+
+@dataclass(frozen=True)
+class TalkEnd:
+    """How a talk ended, as the broadcast log has it."""
+
+    outcome: str  # an air log outcome: completed, preempted, cancelled, failed, missed...
+    reason: str | None
+    duration_s: float
+    record_id: str | None
+
+
+class LiveTalk:
+    """The audio of one live talk, between its sender and the coordinator's output."""
+
+    def __init__(self, *, person: str, source: str, recording: Path,
+                 monotonic: Callable[[], float], stall_end_s: float = STALL_END_S,
+                 first_audio_timeout_s: float = FIRST_AUDIO_TIMEOUT_S) -> None:
+        self.id = f"live-{secrets.token_hex(4)}"
+        self.person = person
+        self.source = source  # "page" or "gateway"
+        self.recording = recording
+        self._monotonic = monotonic
+        self._stall_end_s = stall_end_s
+        self._first_audio_timeout_s = first_audio_timeout_s
+        self._buffer = bytearray()
+        self._arrived = asyncio.Event()
+        self._closed = False
+        self.end_reason: str | None = None
+        self.on_air = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.end: TalkEnd | None = None
+        # What happened to the audio, for the log, the page and the benchmark.
+        self.received_bytes = 0
+        self.aired_frames = 0
+        self.gaps = 0
+        self.silence_frames = 0
+        self.dropped_frames = 0
+        self.on_end: list[Callable[[TalkEnd], None]] = []
+        self.item: AirItem | None = None
+        # Set by the radio service once the recording is kept (or could not be).
+        self.kept = asyncio.Event()
+        self.recording_id: str | None = None
+        self.peak = 0.0  # the last fed chunk's peak, 0..1 (the page's meter, for arecord)
+
+    # -- the sender's side --------------------------------------------------------------------
+
+    def feed(self, pcm: bytes) -> bool:
+        """Audio as it arrives (any length: a stream may split a sample); False once the
+        talk is over, when the sender should stop."""
+        if self._closed or self.end is not None:
+            return False
+        self.received_bytes += len(pcm)
+        self._buffer += pcm
+        if not self.on_air.is_set():
+            keep = bytes_of(JITTER_S)
+            excess = len(self._buffer) - keep
+            if excess > 0:
+                del self._buffer[:excess - excess % FRAME_BYTES]
+        self._arrived.set()
+        return True
+
+    def close(self, reason: str | None = None) -> None:
+        """The sender is done (its stream ended): what is buffered still plays."""
+        if not self._closed:
+            self._closed = True
+            self.end_reason = self.end_reason or reason
+            self._arrived.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- the coordinator's side ---------------------------------------------------------------
+
+    def finish(self, end: TalkEnd) -> None:
+        """The coordinator logged the talk's end."""
+        if self.end is not None:
+            return
+        self.end = end
+        self._closed = True
+        self._arrived.set()
+        for callback in self.on_end:
+            callback(end)
+        self.ended.set()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """House PCM for ``drivers.audio.play``: what arrives, silence in its gaps; ends when
+        the stream closes or stalls. Each chunk also goes to the recording."""
+        self.on_air.set()
+        try:
+            recorder = WavRecorder(self.recording)
+        except OSError as exc:
+            raise AudioError(f"cannot write the recording {self.recording}: {exc}") from exc
+        try:
+            async for chunk in self._paced():
+                recorder.write(chunk)
+                self.aired_frames += len(chunk) // FRAME_BYTES
+                yield chunk
+        finally:
+            with contextlib.suppress(OSError):
+                recorder.close()
+
+    async def _paced(self) -> AsyncIterator[bytes]:
+        jitter = bytes_of(JITTER_S)
+        if not await self._wait_for(lambda: len(self._buffer) >= jitter or self._closed,
+                                    timeout_s=self._first_audio_timeout_s):
+            self.end_reason = (f"no audio came within {self._first_audio_timeout_s:g} s "
+                               "of going on air")
+            return
+        start = self._monotonic()
+        out_frames = 0
+        last_audio = start
+        in_gap = False
+        while True:
+            ahead_s = start + out_frames / PCM_RATE - self._monotonic()
+            queued = len(self._buffer)
+            if queued / (FRAME_BYTES * PCM_RATE) + max(ahead_s, 0.0) > MAX_QUEUE_S:
+                drop = queued - max(0, jitter - bytes_of(max(ahead_s, 0.0)))
+                drop -= drop % FRAME_BYTES
+                del self._buffer[:drop]
+                self.dropped_frames += drop // FRAME_BYTES
+                queued = len(self._buffer)
+            if queued >= CHUNK_BYTES:
+                chunk = bytes(self._buffer[:CHUNK_BYTES])
+                del self._buffer[:CHUNK_BYTES]
+                in_gap = False
+                last_audio = self._monotonic()
+            elif self._closed:
+                rest = queued - queued % FRAME_BYTES
+                if rest:
+                    yield bytes(self._buffer[:rest])
+                self._buffer.clear()
+                return
+            else:
+                # Wait for the next bytes until the output is about to run dry.
+                wait_s = ahead_s - RUN_DRY_MARGIN_S
+                if wait_s > 0 and await self._wait_for(
+                        lambda: len(self._buffer) >= CHUNK_BYTES or self._closed,
+                        timeout_s=wait_s):
+                    continue
+                if self._monotonic() - last_audio > self._stall_end_s:
+                    self.end_reason = f"the stream stalled for more than {self._stall_end_s:g} s"
+                    self._closed = True
+                    return
+                # Late: what there is, then silence to a whole chunk.
+                have = queued - queued % FRAME_BYTES
+                chunk = bytes(self._buffer[:have]) + bytes(CHUNK_BYTES - have)
+                del self._buffer[:have]
+                if not in_gap:
+                    self.gaps += 1
+                    in_gap = True
+                self.silence_frames += (CHUNK_BYTES - have) // FRAME_BYTES
+            out_frames += len(chunk) // FRAME_BYTES
+            yield chunk
+
+    async def _wait_for(self, condition: Callable[[], bool], *, timeout_s: float) -> bool:
+        """Until ``condition`` holds (True) or ``timeout_s`` passes (False)."""
+        deadline = self._monotonic() + timeout_s
+        while not condition():
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                return False
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+        return True
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "person": self.person, "source": self.source,
+                "received_s": round(self.received_bytes / (FRAME_BYTES * PCM_RATE), 3),
+                "aired_s": round(self.aired_frames / PCM_RATE, 3), "gaps": self.gaps,
+                "silence_s": round(self.silence_frames / PCM_RATE, 3),
+                "dropped_s": round(self.dropped_frames / PCM_RATE, 3)}
+
+
+async def feed_from_process(talk: LiveTalk, process: asyncio.subprocess.Process) -> None:
+    """Feed ``talk`` from a capture process's stdout (``arecord``) until either ends."""
+    stdout = process.stdout
+    assert stdout is not None
+    try:
+        while not talk.closed:
+            data = await stdout.read(CHUNK_BYTES)
+            if not data:
+                stderr = b""
+                if process.stderr is not None:
+                    with contextlib.suppress(Exception):
+                        stderr = await asyncio.wait_for(process.stderr.read(2048), 1.0)
+                await process.wait()
+                talk.close(f"the microphone stopped (arecord exited with {process.returncode}"
+                           + (f": {stderr.decode(errors='replace').strip()}" if stderr else "")
+                           + ")")
+                return
+            if not talk.feed(data):
+                return
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
