@@ -3,6 +3,7 @@
 import { start } from "./core.js";
 import "./home.js";
 import "./radio.js";
+import "./live.js";
 import "./lighting.js";
 import "./health.js";
 import "./report.js";

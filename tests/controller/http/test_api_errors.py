@@ -255,6 +255,7 @@ async def test_garbage_at_every_post_and_put_is_refused_and_changes_nothing(
         ("POST", "/announcements"), ("POST", "/audio"), ("POST", "/broadcast-programs"),
         ("POST", "/calendars"), ("POST", "/firmware"), ("POST", "/firmware/{firmware_id}/rollout"),
         ("POST", "/lighting-programs"), ("POST", "/lighting-programs/preview"),
+        ("POST", "/live"), ("POST", "/live/audio"),
         ("POST", "/notify/test"), ("POST", "/overrides"), ("POST", "/session"), ("POST", "/session/password"),
         ("POST", "/speech/preview"), ("POST", "/tokens"), ("POST", "/users"),
         ("POST", "/zones/{zone_id}/test-tone"), ("PUT", "/broadcast-programs/{program_id}"),

@@ -1,0 +1,180 @@
+// The live talk view (Phát trực tiếp): pick zones and a level, press the big button and speak.
+// The microphone (getUserMedia) goes through an AudioWorklet (live-worklet.js) at the house
+// rate as 16-bit PCM over the WebSocket /api/v1/live (the front process relays it to the
+// controller); the first message says the zones, the level and the session's CSRF token. The
+// panel shows the level meter, the time on air and what happened: refused and why, cut off by
+// an emergency, ended.
+import {
+  addWords, el, formatDuration, icon, registerView, say, session, status, t,
+} from "./core.js";
+
+const RATE = 22050;
+
+addWords({
+  vi: {
+    "lv.title": "Phát trực tiếp", "lv.zones": "Phát ở thôn nào", "lv.level": "Mức độ",
+    "lv.level.normal": "Bình thường", "lv.level.priority": "Ưu tiên",
+    "lv.level.emergency": "Khẩn cấp",
+    "lv.emergencyHint": "Khẩn cấp: cắt ngang mọi thứ đang phát.",
+    "lv.start": "Bắt đầu nói", "lv.stop": "Dừng phát", "lv.gateway": "Micro ở tủ điều khiển",
+    "lv.idle": "Chọn thôn rồi bấm nút để nói.",
+    "lv.connecting": "Đang kết nối…", "lv.warming": "Đang bật loa, chờ một chút…",
+    "lv.onAir": "Đang phát — hãy nói", "lv.meter": "Mức âm thanh micro",
+    "lv.elapsed": "Thời gian phát", "lv.noZone": "Hãy chọn ít nhất một thôn.",
+    "lv.noMic": "Không dùng được micro: {why}",
+    "lv.refused": "Không phát được: {why}",
+    "lv.preempted": "Bị ngắt: {why}",
+    "lv.ended": "Đã phát xong ({time}). Bản ghi đã lưu vào thư viện.",
+    "lv.endedNoRecording": "Đã phát xong ({time}).",
+    "lv.lost": "Mất kết nối với bộ điều khiển.",
+    "lv.gaps": "{n} lần tiếng bị ngắt quãng",
+  },
+  en: {
+    "lv.title": "Live", "lv.zones": "Zones", "lv.level": "Level",
+    "lv.level.normal": "Normal", "lv.level.priority": "Priority",
+    "lv.level.emergency": "Emergency",
+    "lv.emergencyHint": "Emergency: cuts into whatever is playing.",
+    "lv.start": "Start talking", "lv.stop": "Stop", "lv.gateway": "Gateway microphone",
+    "lv.idle": "Choose the zones, then press the button and speak.",
+    "lv.connecting": "Connecting…", "lv.warming": "Switching the loudspeakers on, a moment…",
+    "lv.onAir": "On air — speak now", "lv.meter": "Microphone level",
+    "lv.elapsed": "Time on air", "lv.noZone": "Choose at least one zone.",
+    "lv.noMic": "The microphone cannot be used: {why}",
+    "lv.refused": "Refused: {why}",
+    "lv.preempted": "Cut off: {why}",
+    "lv.ended": "Done ({time}). The recording is in the library.",
+    "lv.endedNoRecording": "Done ({time}).",
+    "lv.lost": "The connection to the controller was lost.",
+    "lv.gaps": "{n} gaps in the sound",
+  },
+});
+
+let talk = null; // the talk in progress: {socket, context, stream, timer}
+
+function stopTalk() {
+  if (!talk) return;
+  const { socket, context, stream, timer } = talk;
+  talk = null;
+  clearInterval(timer);
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "stop" }));
+  stream?.getTracks().forEach((track) => track.stop());
+  context?.close();
+}
+
+async function render(container) {
+  const zones = (status()?.zones || []).map((zone) => [zone.id, zone.name]);
+  const zoneInputs = zones.map(([id]) => el("input", { type: "checkbox", name: "live-zone",
+    value: id, checked: true }));
+  const levelInputs = ["normal", "priority", "emergency"].map((level) => el("input", {
+    type: "radio", name: "live-level", value: level, checked: level === "normal" }));
+  const state = el("p", { id: "live-state", role: "status", "aria-live": "polite" },
+    t("lv.idle"));
+  const meter = el("meter", { id: "live-meter", min: 0, max: 1, value: 0, low: 0.6,
+    high: 0.9, optimum: 0.3, "aria-label": t("lv.meter") });
+  const elapsed = el("output", { id: "live-elapsed", "aria-label": t("lv.elapsed") }, "0:00");
+  const label = el("span", {}, t("lv.start"));
+  const button = el("button", { type: "button", id: "live-button", className: "primary big",
+    "aria-pressed": "false" }, icon("mic"), label);
+
+  const show = (text, kind = "") => {
+    state.textContent = text;
+    state.className = kind;
+  };
+  const setTalking = (on) => {
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.replaceChildren(icon(on ? "stop" : "mic"), el("span", {}, t(on ? "lv.stop" : "lv.start")));
+    for (const input of [...zoneInputs, ...levelInputs]) input.disabled = on;
+  };
+
+  async function start() {
+    const chosen = zoneInputs.filter((i) => i.checked).map((i) => i.value);
+    if (!chosen.length) { show(t("lv.noZone"), "bad"); return; }
+    const level = levelInputs.find((i) => i.checked).value;
+    let stream;
+    let context;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: {
+        // Raw, as a PA microphone: the phone's voice-call processing pumps and gates.
+        channelCount: 1, echoCancellation: false, noiseSuppression: false,
+        autoGainControl: false } });
+      context = new AudioContext({ sampleRate: RATE });
+      await context.audioWorklet.addModule("/static/live-worklet.js");
+    } catch (error) {
+      stream?.getTracks().forEach((track) => track.stop());
+      context?.close();
+      show(t("lv.noMic", { why: error.message || String(error) }), "bad");
+      return;
+    }
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/live`);
+    socket.binaryType = "arraybuffer";
+    talk = { socket, context, stream, timer: null };
+    const current = talk;
+    setTalking(true);
+    show(t("lv.connecting"));
+    let onAirSince = null;
+    let ended = false;
+    socket.onopen = () => socket.send(JSON.stringify({ zones: chosen.length === zones.length
+      ? "all" : chosen, level, csrf: session()?.csrf || "" }));
+    socket.onmessage = (message) => {
+      const event = JSON.parse(message.data);
+      if (event.event === "accepted") {
+        show(t("lv.warming"));
+      } else if (event.event === "on_air") {
+        onAirSince = Date.now();
+        show(t("lv.onAir"), "ok");
+        const source = context.createMediaStreamSource(stream);
+        const node = new AudioWorkletNode(context, "live-pcm");
+        node.port.onmessage = ({ data }) => {
+          meter.value = data.peak;
+          if (socket.readyState === WebSocket.OPEN) socket.send(data.pcm);
+        };
+        source.connect(node);
+        current.timer = setInterval(() => {
+          elapsed.textContent = formatDuration((Date.now() - onAirSince) / 1000);
+        }, 500);
+      } else if (event.event === "ended") {
+        ended = true;
+        const time = formatDuration(event.aired_s || 0);
+        if (event.outcome === "preempted") show(t("lv.preempted", { why: event.reason }), "bad");
+        else if (event.outcome === "completed") {
+          show(t(event.recording ? "lv.ended" : "lv.endedNoRecording", { time })
+            + (event.gaps ? ` · ${t("lv.gaps", { n: event.gaps })}` : ""), "ok");
+        } else show(t("lv.refused", { why: event.reason || event.outcome }), "bad");
+        say(state.textContent);
+      }
+    };
+    socket.onclose = (close) => {
+      if (talk === current) stopTalk();
+      setTalking(false);
+      meter.value = 0;
+      if (close.code >= 4000) show(t("lv.refused", { why: close.reason }), "bad");
+      else if (!ended) show(t("lv.lost"), "bad");
+    };
+  }
+
+  button.addEventListener("click", () => {
+    if (talk) stopTalk();
+    else start();
+  });
+
+  container.replaceChildren(el("section", { className: "view", id: "live" },
+    el("h1", {}, icon("mic"), t("lv.title")),
+    el("fieldset", { "data-checks": "live-zone" }, el("legend", {}, t("lv.zones")),
+      el("div", { className: "choices" }, zoneInputs.map((input, i) =>
+        el("label", { className: "choice" }, input, zones[i][1])))),
+    el("fieldset", { "data-checks": "live-level" }, el("legend", {}, t("lv.level")),
+      el("div", { className: "choices" }, levelInputs.map((input) =>
+        el("label", { className: "choice" }, input, t(`lv.level.${input.value}`)))),
+      el("p", { className: "hint" }, t("lv.emergencyHint"))),
+    button,
+    el("div", { className: "live-figures" }, meter, elapsed),
+    state));
+}
+
+// Leaving the view ends the talk (the microphone is not left open behind another view).
+window.addEventListener("hashchange", () => {
+  if (!location.hash.startsWith("#/live")) stopTalk();
+});
+
+registerView({ id: "live", icon: "mic", title: "lv.title", minRole: "operator", render });
