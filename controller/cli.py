@@ -169,6 +169,9 @@ def _parser() -> argparse.ArgumentParser:
                           default="normal")
     announce.add_argument("--zones", default="all", help='"all" or zone ids, comma-separated')
     announce.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    announce.add_argument("--key-file", metavar="FILE", default=None,
+                          help="sign with the province's key (gateways with "
+                               'province_commands = "signed")')
     announce.set_defaults(handler=_cmd_fleet_announce)
     acl = fleet_sub.add_parser("acl", parents=[common],
                                help="write the province broker's mosquitto ACL file")
@@ -549,10 +552,16 @@ def _cmd_fleet_announce(args: argparse.Namespace) -> int:
     announcement = {"source": {"type": "tts", "text": args.text}, "level": args.level,
                     "zones": zones}
     from firmware_bridge.bridge import broker_errors
+    from firmware_bridge.signing import read_key
 
+    try:
+        key = None if args.key_file is None else read_key(args.key_file)
+    except ValueError as exc:
+        print(f"communectl fleet announce: --key-file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     with broker_errors(args.broker):
         results = asyncio.run(fleet_announce(_fleet_connect(args), args.prefix, sites,
-                                             announcement, timeout_s=args.timeout))
+                                             announcement, timeout_s=args.timeout, key=key))
     if args.format == "json":
         print(json.dumps([r.as_json() for r in results], ensure_ascii=False, indent=2))
     else:

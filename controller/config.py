@@ -37,6 +37,7 @@ from controller.errors import ConfigError
 from controller.notify.channel_config import EmailConfig, SmsConfig, WebhookDefaults
 from controller.radio.source_models import Source
 from drivers.profiles import profile_info
+from firmware_bridge.signing import read_key
 from schedules.broadcasts import QuietHours, Recurrence
 from schedules.calendars import Calendar
 from schedules.errors import ScheduleError
@@ -482,6 +483,31 @@ class MqttConfig(_Frozen):
     report_interval_min: float = Field(default=5, gt=0, le=1440)
     """How often the day's and month's reports for the province are checked and re-published
     (minutes; docs/mqtt.md)."""
+    province_commands: Literal["any", "credential", "signed"] = "any"
+    """Which commands (announce, circuit/+/set) are taken, with accept_commands: "any" that the
+    broker delivers; "credential": the same, but the gateway must log in (username), for the
+    broker's ACL (communectl fleet acl) to let only the province write them; "signed": only
+    those signed with province_key_file (docs/mqtt.md)."""
+    province_key_file: Path | None = None
+    """File holding the province's shared key for "signed" commands (at least 16 bytes, e.g.
+    from openssl rand -hex 32)."""
+    command_window_s: float = Field(default=300, gt=0, le=86400)
+    """How far a signed command's "ts" may be from the gateway's clock, either way (seconds)."""
+
+    @model_validator(mode="after")
+    def _province(self) -> MqttConfig:
+        if self.province_commands == "signed":
+            if self.province_key_file is None:
+                raise FieldProblem(("province_key_file",),
+                                   'required with province_commands = "signed"')
+            try:
+                read_key(self.province_key_file)
+            except ValueError as exc:
+                raise FieldProblem(("province_key_file",), str(exc)) from None
+        if self.province_commands == "credential" and not self.username:
+            raise FieldProblem(("username",), 'required with province_commands = "credential": '
+                               "the broker's ACL needs to know who the gateway is")
+        return self
 
     @field_validator("url")
     @classmethod

@@ -175,6 +175,7 @@ def make_bridge(runtime: Runtime) -> Any:
     from controller.nodes.mqtt_port import ControllerPort
     from controller.reports.province import ReportFeed
     from firmware_bridge.bridge import BridgeSettings, MqttBridge
+    from firmware_bridge.signing import read_key
 
     mqtt = runtime.config.mqtt
     assert mqtt is not None
@@ -187,7 +188,10 @@ def make_bridge(runtime: Runtime) -> Any:
         url=mqtt.url, prefix=mqtt.prefix, site_id=runtime.config.site.id,
         site_name=runtime.config.site.name, accept_commands=mqtt.accept_commands,
         ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password,
-        report_interval_s=mqtt.report_interval_min * 60.0),
+        report_interval_s=mqtt.report_interval_min * 60.0,
+        province_commands=mqtt.province_commands, command_window_s=mqtt.command_window_s,
+        province_key=None if mqtt.province_key_file is None else
+        read_key(mqtt.province_key_file)),
         port)
     runtime.alarms.listeners.append(bridge.publish_event)
     if runtime.broadcasts.nodes is not None:

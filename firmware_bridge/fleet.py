@@ -22,7 +22,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from firmware_bridge import topics
+from firmware_bridge import signing, topics
 
 
 class _Message(Protocol):
@@ -66,30 +66,17 @@ class AnnounceResult:
                 "error": self.error, "ack_ms": self.ack_ms}
 
 
-SETTLE_S = 0.15
-
-
-async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0,
-                       settle_s: float = SETTLE_S) -> list[GatewayState]:
-    """Every gateway with a retained message under ``prefix``. The broker sends a
-    subscription's retained messages right after acknowledging it, in one stream, so the list
-    is complete once the subscriptions are acknowledged and nothing more has come for
-    ``settle_s``; ``listen_s`` is the longest it listens (a broker far away or very busy)."""
+async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0
+                       ) -> list[GatewayState]:
+    """Every gateway with a retained message under ``prefix``; retained messages arrive right
+    after subscribing, so a short listen collects them all."""
     gateways: dict[str, GatewayState] = {}
     async with connect() as client:
-        # Subscribed with QoS 0: the retained state is read once, on a live connection, and
-        # a QoS 1 subscription would put each message through the broker's queue of 1,000
-        # per client (max_queued_messages), which a province's retained state outgrows.
         for pattern in topics.fleet_status_subscriptions(prefix):
-            await client.subscribe(pattern, qos=0)
-        messages = aiter(client.messages)
+            await client.subscribe(pattern, qos=1)
         try:
             async with asyncio.timeout(listen_s):
-                while True:
-                    try:
-                        message = await asyncio.wait_for(anext(messages), settle_s)
-                    except TimeoutError:
-                        break  # quiet for settle_s: every retained message is in
+                async for message in client.messages:
                     _take_status(gateways, prefix, str(message.topic), _bytes(message.payload))
         except TimeoutError:
             pass
@@ -114,20 +101,24 @@ def _take_status(gateways: dict[str, GatewayState], prefix: str, topic: str,
 
 
 async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
-                         announcement: dict[str, Any], *, timeout_s: float = 10.0
-                         ) -> list[AnnounceResult]:
+                         announcement: dict[str, Any], *, timeout_s: float = 10.0,
+                         key: bytes | None = None) -> list[AnnounceResult]:
     """Publish ``announcement`` (as POST /announcements) to each site's ``announce`` topic and
-    wait up to ``timeout_s`` for every ``announce/ack``."""
+    wait up to ``timeout_s`` for every ``announce/ack``; signed for each site's topic with
+    ``key`` when given (gateways with ``province_commands = "signed"``)."""
     command_ids = {site: f"fleet-{uuid.uuid4().hex[:12]}" for site in sites}
     results = {site: AnnounceResult(site, "silent") for site in sites}
     async with connect() as client:
-        # Subscribe before publishing, so that no acknowledgement can come too early: once,
-        # for every site (one round trip, not one per site; others' acks are ignored below).
-        await client.subscribe(topics.announce_ack(topics.root(prefix, topics.ANY)), qos=1)
+        # Subscribe before publishing, so that no acknowledgement can come too early.
+        for site in sites:
+            await client.subscribe(topics.announce_ack(topics.root(prefix, site)), qos=1)
         started = time.perf_counter()
         for site in sites:
-            await client.publish(topics.announce(topics.root(prefix, site)),
-                                 json.dumps({**announcement, "id": command_ids[site]}), qos=1)
+            topic = topics.announce(topics.root(prefix, site))
+            command = {**announcement, "id": command_ids[site]}
+            if key is not None:
+                command = signing.sign(key, topic, command, now=time.time())
+            await client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1)
         waiting = set(sites)
         try:
             async with asyncio.timeout(timeout_s):

@@ -11,7 +11,10 @@ Home Assistant's on/off holds until the circuit's next scheduled switch point by
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -32,12 +35,16 @@ if TYPE_CHECKING:  # the runtime builds this port: importing it back would be a 
 # operator's (with approval when the installation asks for it).
 CIRCUIT_CALLER = Actor(name="mqtt", role="technician")
 ANNOUNCE_CALLER = Actor(name="mqtt", role="operator")
+COMMANDS_SEEN = "mqtt_commands"  # store table: the announce ids taken, and when
+COMMANDS_KEPT_S = 7 * 24 * 3600.0  # longer than any signed command's window (at most a day)
+log = logging.getLogger(__name__)
 HA_REASON = "Home Assistant"
 
 
 class ControllerPort:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._announce_lock = asyncio.Lock()
         # The province's reports (controller.reports.province.ReportFeed.reports), set by the
         # runtime: the nodes do not import the reports, which stand above them.
         self.report_feed: Callable[[], Awaitable[ReportBatch]] | None = None
@@ -120,13 +127,36 @@ class ControllerPort:
             raise ValueError(_message(exc)) from exc
 
     async def announce(self, command: dict[str, Any]) -> str:
+        """An announcement from the broker, once per command ``id``: the same id again (a
+        replay, or the province sending twice) gets the first one's announcement and airs
+        nothing more. The ids taken are kept in the store for ``COMMANDS_KEPT_S``, so a
+        restart does not forget them."""
         fields = {k: v for k, v in command.items() if k != "id"}
-        try:
-            request = AnnouncementCreate.model_validate(fields)
-            created = await self._runtime.radio_service.announce(request, actor=ANNOUNCE_CALLER)
-        except (ValidationError, RequestError) as exc:
-            raise ValueError(_message(exc)) from exc
+        async with self._announce_lock:  # two copies at once: the second waits for the first
+            seen = await asyncio.to_thread(self._runtime.store.get, COMMANDS_SEEN,
+                                           str(command["id"]))
+            if seen is not None:
+                log.info("announce %s already taken (%s): not aired again", command["id"],
+                         seen["announcement_id"])
+                return str(seen["announcement_id"])
+            try:
+                request = AnnouncementCreate.model_validate(fields)
+                created = await self._runtime.radio_service.announce(request,
+                                                                     actor=ANNOUNCE_CALLER)
+            except (ValidationError, RequestError) as exc:
+                raise ValueError(_message(exc)) from exc
+            await asyncio.to_thread(self._remember, str(command["id"]), created.id)
         return created.id
+
+    def _remember(self, command_id: str, announcement_id: str) -> None:
+        now = self._runtime.clock.now()
+        oldest = (now - timedelta(seconds=COMMANDS_KEPT_S)).isoformat()
+        with self._runtime.store.transaction() as tables:
+            for old in tables.all(COMMANDS_SEEN):
+                if str(old.get("at", "")) < oldest:
+                    tables.delete(COMMANDS_SEEN, old["id"])
+            tables.put(COMMANDS_SEEN, {"id": command_id, "announcement_id": announcement_id,
+                                       "at": now.isoformat()})
 
     def node_changed(self, node_id: str, node: dict[str, Any]) -> None:
         alarms = self._runtime.alarms
