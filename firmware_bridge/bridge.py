@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from drivers.errors import BrokerError, NodeError
-from firmware_bridge import signing, topics
+from firmware_bridge import topics
 from firmware_bridge.nodes import NodeRegistry
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 EVENT_QUEUE = 1000
+# Bad input: what one source (a field node, a circuit's command topic) may send, and how
+# often its refusals are logged (docs/mqtt.md, "Bad input").
+SOURCE_RATE_PER_S = 50.0
+SOURCE_BURST = 100.0
+REJECT_LOG_INTERVAL_S = 60.0
+MAX_SOURCES = 20_000  # sources tracked at most: a flood of made-up node ids stays bounded
+REJECT_REASONS = ("oversized", "malformed", "unknown_topic", "rate_limited")
 
 
 class NodeTimeout(NodeError):
@@ -65,11 +72,8 @@ class BridgeSettings:
     state_interval_s: float = 1.0
     node_offline_after_s: float = 120.0
     report_interval_s: float = 300.0  # the day's and month's reports, checked and re-published
-    # Which province commands are taken (docs/mqtt.md, "Signed commands"): "any" or
-    # "credential" (the broker's ACL decides who may write them), or "signed" with this key.
-    province_commands: str = "any"
-    province_key: bytes | None = None
-    command_window_s: float = 300.0
+    source_rate_per_s: float = SOURCE_RATE_PER_S  # messages per second per source, then dropped
+    source_burst: float = SOURCE_BURST
 
 
 class GatewayPort(Protocol):
@@ -94,14 +98,15 @@ class BridgeStats:
     published: int = 0
     received: int = 0
     malformed: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason, REJECT_REASONS
     events_dropped: int = 0
-    refused: Counter[str] = field(default_factory=Counter)  # province commands, by kind
 
     def as_json(self) -> dict[str, Any]:
         return {"connected": self.connected, "connects": self.connects,
                 "disconnects": self.disconnects, "published": self.published,
                 "received": self.received, "malformed": dict(self.malformed),
-                "events_dropped": self.events_dropped, "refused": dict(self.refused)}
+                "rejected": {reason: self.rejected[reason] for reason in REJECT_REASONS},
+                "events_dropped": self.events_dropped}
 
 
 def connect(url: str, *, client_id: str | None = None, username: str | None = None,
@@ -147,6 +152,8 @@ class MqttBridge:
         self._handlers: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._limits = SourceLimits(settings.source_rate_per_s, settings.source_burst)
+        self._reject_log = RejectLog(REJECT_LOG_INTERVAL_S)
 
     # -- the connection loop ---------------------------------------------------------------
 
@@ -345,14 +352,32 @@ class MqttBridge:
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             self.stats.received += 1
+            topic = str(message.topic)
+            source = topics.source_of(self.root, topic)
+            if not self._limits.allow(source, time.monotonic()):
+                # Dropped before it is even decoded: a flood costs the least it can.
+                self._rejected("rate_limited", source, f"more than "
+                               f"{self.settings.source_rate_per_s:g} messages/s")
+                continue
             payload = message.payload if isinstance(message.payload, bytes) else \
                 str(message.payload or "").encode()
             try:
-                incoming = topics.parse_incoming(self.root, str(message.topic), payload)
+                incoming = topics.parse_incoming(self.root, topic, payload)
             except topics.BadPayload as exc:
-                self._malformed(exc.kind, str(exc))
+                self.stats.malformed[exc.kind] += 1
+                reason = "oversized" if isinstance(exc, topics.Oversized) else \
+                    "unknown_topic" if exc.kind == "unknown_topic" else "malformed"
+                self._rejected(reason, source, str(exc))
                 continue
             self._dispatch(client, incoming)
+
+    def _rejected(self, reason: str, source: str, detail: str) -> None:
+        """Counted always, logged once per source per ``REJECT_LOG_INTERVAL_S``."""
+        self.stats.rejected[reason] += 1
+        said = self._reject_log.note(source, time.monotonic())
+        if said is not None:
+            log.warning("MQTT input from %s ignored (%s: %s)%s", source, reason, detail[:200],
+                        f"; {said} more from it since the last such line" if said else "")
 
     def _malformed(self, kind: str, reason: str) -> None:
         if kind not in self.stats.malformed:  # once per kind, then counted silently
@@ -375,8 +400,10 @@ class MqttBridge:
         elif incoming.kind == "ha_status":
             if incoming.data == "online":  # Home Assistant restarted: announce again
                 self._spawn(self._announce_to_home_assistant(client))
-        elif incoming.kind in ("circuit_set", "announce"):
-            self._spawn(self._province_command(client, incoming))
+        elif incoming.kind == "circuit_set":
+            self._spawn(self._set_circuit(client, incoming.subject or "", incoming.data))
+        elif incoming.kind == "announce":
+            self._spawn(self._announce(client, incoming.data))
         elif incoming.kind == "ha_set":
             self._spawn(self._ha_command(incoming.subject or "", incoming.data))
         elif incoming.kind == "ha_schedule":
@@ -386,39 +413,6 @@ class MqttBridge:
         task = asyncio.create_task(coroutine)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
-
-    async def _province_command(self, client: aiomqtt.Client, incoming: topics.Incoming
-                                ) -> None:
-        """A circuit command or an announcement, taken as ``province_commands`` says; one
-        refused is counted by kind, logged once per kind, and answered with its reason."""
-        circuit = incoming.subject or ""
-        topic = topics.circuit_set(self.root, circuit) if incoming.kind == "circuit_set" \
-            else topics.announce(self.root)
-        command: dict[str, Any] = incoming.data
-        if self.settings.province_commands == "signed":
-            assert self.settings.province_key is not None, "signed commands need a key"
-            try:
-                command = signing.verify(self.settings.province_key, topic, command,
-                                         now=time.time(), window_s=self.settings.command_window_s)
-            except signing.CommandRefused as exc:
-                if exc.kind not in self.stats.refused:
-                    log.warning("command on %s refused: %s; further ones of this kind are only "
-                                "counted", topic, exc)
-                self.stats.refused[exc.kind] += 1
-                refusal = f"refused: {exc}"
-                if incoming.kind == "circuit_set":
-                    ack: dict[str, Any] = {"ok": False, "error": refusal}
-                    if "id" in command:
-                        ack["id"] = command["id"]
-                    await self._reply(client, topics.circuit_set_ack(self.root, circuit), ack)
-                else:
-                    await self._reply(client, topics.announce_ack(self.root),
-                                      {"id": command["id"], "accepted": False, "error": refusal})
-                return
-        if incoming.kind == "circuit_set":
-            await self._set_circuit(client, circuit, command)
-        else:
-            await self._announce(client, command)
 
     async def _set_circuit(self, client: aiomqtt.Client, circuit: str,
                            command: dict[str, Any]) -> None:
@@ -462,6 +456,46 @@ class MqttBridge:
             await self._publish(client, topic, _json(ack))
         except aiomqtt.MqttError as exc:
             log.warning("acknowledgement on %s not sent: %s", topic, exc)
+
+
+class SourceLimits:
+    """A token bucket per source: ``rate_per_s`` messages a second on average, ``burst`` at
+    once; what is above is refused. At most ``MAX_SOURCES`` buckets are kept (the oldest
+    half forgotten beyond), so made-up source names cannot grow it without bound."""
+
+    def __init__(self, rate_per_s: float, burst: float) -> None:
+        self.rate_per_s, self.burst = rate_per_s, burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # source: (tokens, at)
+
+    def allow(self, source: str, mono: float) -> bool:
+        tokens, at = self._buckets.get(source, (self.burst, mono))
+        tokens = min(self.burst, tokens + (mono - at) * self.rate_per_s)
+        allowed = tokens >= 1.0
+        self._buckets[source] = (tokens - 1.0 if allowed else tokens, mono)
+        if len(self._buckets) > MAX_SOURCES:
+            for old in list(self._buckets)[:MAX_SOURCES // 2]:
+                del self._buckets[old]
+        return allowed
+
+
+class RejectLog:
+    """When to log a refusal: the first from a source, then once per ``interval_s``, telling
+    how many were only counted in between."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._sources: dict[str, tuple[float, int]] = {}  # source: (last logged, unlogged)
+
+    def note(self, source: str, mono: float) -> int | None:
+        """None: count it silently; else log it, with this many left unsaid since."""
+        known = self._sources.get(source)
+        if known is not None and mono - known[0] < self.interval_s:
+            self._sources[source] = (known[0], known[1] + 1)
+            return None
+        if len(self._sources) >= MAX_SOURCES:
+            self._sources.clear()
+        self._sources[source] = (mono, 0)
+        return 0 if known is None else known[1]
 
 
 def _json(value: Any) -> bytes:

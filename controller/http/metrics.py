@@ -156,6 +156,12 @@ class RuntimeCollector(Collector):
         for kind, count in sorted(stats.malformed.items()):
             malformed.add_metric([kind], count)
         yield malformed
+        rejected = CounterMetricFamily(
+            f"{PREFIX}_mqtt_rejected", "Incoming messages ignored: oversized, malformed, on an "
+            "unknown topic, or above a source's rate", labels=["reason"])
+        for reason in ("oversized", "malformed", "unknown_topic", "rate_limited"):
+            rejected.add_metric([reason], stats.rejected[reason])
+        yield rejected
         yield GaugeMetricFamily(f"{PREFIX}_nodes_online", "Field nodes online",
                                 value=sum(n["status"] == "online" for n in bridge.nodes.as_json()))
 
