@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from drivers.errors import BrokerError, NodeError
-from firmware_bridge import topics
+from firmware_bridge import signing, topics
 from firmware_bridge.nodes import NodeRegistry
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ class BridgeSettings:
     state_interval_s: float = 1.0
     node_offline_after_s: float = 120.0
     report_interval_s: float = 300.0  # the day's and month's reports, checked and re-published
+    # Which province commands are taken (docs/mqtt.md, "Signed commands"): "any" or
+    # "credential" (the broker's ACL decides who may write them), or "signed" with this key.
+    province_commands: str = "any"
+    province_key: bytes | None = None
+    command_window_s: float = 300.0
     source_rate_per_s: float = SOURCE_RATE_PER_S  # messages per second per source, then dropped
     source_burst: float = SOURCE_BURST
 
@@ -100,13 +105,14 @@ class BridgeStats:
     malformed: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)  # by reason, REJECT_REASONS
     events_dropped: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # province commands, by kind
 
     def as_json(self) -> dict[str, Any]:
         return {"connected": self.connected, "connects": self.connects,
                 "disconnects": self.disconnects, "published": self.published,
                 "received": self.received, "malformed": dict(self.malformed),
                 "rejected": {reason: self.rejected[reason] for reason in REJECT_REASONS},
-                "events_dropped": self.events_dropped}
+                "events_dropped": self.events_dropped, "refused": dict(self.refused)}
 
 
 def connect(url: str, *, client_id: str | None = None, username: str | None = None,
@@ -400,10 +406,8 @@ class MqttBridge:
         elif incoming.kind == "ha_status":
             if incoming.data == "online":  # Home Assistant restarted: announce again
                 self._spawn(self._announce_to_home_assistant(client))
-        elif incoming.kind == "circuit_set":
-            self._spawn(self._set_circuit(client, incoming.subject or "", incoming.data))
-        elif incoming.kind == "announce":
-            self._spawn(self._announce(client, incoming.data))
+        elif incoming.kind in ("circuit_set", "announce"):
+            self._spawn(self._province_command(client, incoming))
         elif incoming.kind == "ha_set":
             self._spawn(self._ha_command(incoming.subject or "", incoming.data))
         elif incoming.kind == "ha_schedule":
@@ -413,6 +417,39 @@ class MqttBridge:
         task = asyncio.create_task(coroutine)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
+
+    async def _province_command(self, client: aiomqtt.Client, incoming: topics.Incoming
+                                ) -> None:
+        """A circuit command or an announcement, taken as ``province_commands`` says; one
+        refused is counted by kind, logged once per kind, and answered with its reason."""
+        circuit = incoming.subject or ""
+        topic = topics.circuit_set(self.root, circuit) if incoming.kind == "circuit_set" \
+            else topics.announce(self.root)
+        command: dict[str, Any] = incoming.data
+        if self.settings.province_commands == "signed":
+            assert self.settings.province_key is not None, "signed commands need a key"
+            try:
+                command = signing.verify(self.settings.province_key, topic, command,
+                                         now=time.time(), window_s=self.settings.command_window_s)
+            except signing.CommandRefused as exc:
+                if exc.kind not in self.stats.refused:
+                    log.warning("command on %s refused: %s; further ones of this kind are only "
+                                "counted", topic, exc)
+                self.stats.refused[exc.kind] += 1
+                refusal = f"refused: {exc}"
+                if incoming.kind == "circuit_set":
+                    ack: dict[str, Any] = {"ok": False, "error": refusal}
+                    if "id" in command:
+                        ack["id"] = command["id"]
+                    await self._reply(client, topics.circuit_set_ack(self.root, circuit), ack)
+                else:
+                    await self._reply(client, topics.announce_ack(self.root),
+                                      {"id": command["id"], "accepted": False, "error": refusal})
+                return
+        if incoming.kind == "circuit_set":
+            await self._set_circuit(client, circuit, command)
+        else:
+            await self._announce(client, command)
 
     async def _set_circuit(self, client: aiomqtt.Client, circuit: str,
                            command: dict[str, Any]) -> None:
