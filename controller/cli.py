@@ -155,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     broker.add_argument("--prefix", default="communectl")
     broker.add_argument("--username")
     broker.add_argument("--password")
+    broker.add_argument("--ca-file", metavar="FILE", default=None,
+                        help="with mqtts://: the CA that signed the broker's certificate")
     broker.add_argument("--format", choices=("table", "json"), default="table")
     status = fleet_sub.add_parser("status", parents=[common, broker],
                                   help="every gateway seen, online or not, with its last state")
@@ -522,7 +524,7 @@ def _fleet_connect(args: argparse.Namespace):  # returns firmware_bridge's conne
     from firmware_bridge.bridge import connect
 
     return lambda: connect(args.broker, client_id=None, username=args.username,
-                           password=args.password)
+                           password=args.password, ca_file=args.ca_file)
 
 
 def _cmd_fleet_status(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import re
 import shutil
+import ssl
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import time
@@ -493,6 +494,54 @@ class MqttConfig(_Frozen):
     from openssl rand -hex 32)."""
     command_window_s: float = Field(default=300, gt=0, le=86400)
     """How far a signed command's "ts" may be from the gateway's clock, either way (seconds)."""
+
+    password_file: Path | None = None
+    """A file holding the broker password (instead of password), readable by the service only."""
+    ca_file: Path | None = None
+    """With mqtts://: the CA certificate (PEM) that signed the broker's; absent: the system's
+    CAs."""
+    cert_file: Path | None = None
+    """With mqtts://: this gateway's client certificate (PEM), when the broker asks for one."""
+    key_file: Path | None = None
+    """The private key of cert_file (PEM), unless cert_file holds it."""
+
+    @model_validator(mode="after")
+    def _credentials(self) -> MqttConfig:
+        if self.password is not None and self.password_file is not None:
+            raise FieldProblem(("password_file",), "give password or password_file, not both")
+        if self.password_file is not None:
+            try:
+                self.password_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise FieldProblem(("password_file",), f"{self.password_file}: "
+                                   f"{getattr(exc, 'strerror', None) or exc}") from None
+        tls = {"ca_file": self.ca_file, "cert_file": self.cert_file, "key_file": self.key_file}
+        for name, path in tls.items():
+            if path is not None and not self.url.startswith("mqtts://"):
+                raise FieldProblem((name,), 'needs a TLS url ("mqtts://host:port")')
+        if self.key_file is not None and self.cert_file is None:
+            raise FieldProblem(("key_file",), "is the key of cert_file, which is not given")
+        try:
+            context = ssl.create_default_context(
+                cafile=None if self.ca_file is None else str(self.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise FieldProblem(("ca_file",), f"{self.ca_file}: not a CA certificate "
+                               f"({getattr(exc, 'strerror', None) or exc})") from None
+        if self.cert_file is not None:
+            try:
+                context.load_cert_chain(self.cert_file, self.key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise FieldProblem(("cert_file",), f"{self.cert_file}: not a certificate "
+                                   f"with its key ({getattr(exc, 'strerror', None) or exc})"
+                                   ) from None
+        return self
+
+    def broker_password(self) -> str | None:
+        """password, or the first line of password_file."""
+        if self.password_file is None:
+            return self.password
+        lines = self.password_file.read_text(encoding="utf-8").splitlines()
+        return lines[0].strip() if lines else ""
 
     @model_validator(mode="after")
     def _province(self) -> MqttConfig:

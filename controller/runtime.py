@@ -187,7 +187,11 @@ def make_bridge(runtime: Runtime) -> Any:
     bridge = MqttBridge(BridgeSettings(
         url=mqtt.url, prefix=mqtt.prefix, site_id=runtime.config.site.id,
         site_name=runtime.config.site.name, accept_commands=mqtt.accept_commands,
-        ha_discovery=mqtt.ha_discovery, username=mqtt.username, password=mqtt.password,
+        ha_discovery=mqtt.ha_discovery, username=mqtt.username,
+        password=mqtt.broker_password(),
+        ca_file=None if mqtt.ca_file is None else str(mqtt.ca_file),
+        cert_file=None if mqtt.cert_file is None else str(mqtt.cert_file),
+        key_file=None if mqtt.key_file is None else str(mqtt.key_file),
         report_interval_s=mqtt.report_interval_min * 60.0,
         province_commands=mqtt.province_commands, command_window_s=mqtt.command_window_s,
         province_key=None if mqtt.province_key_file is None else

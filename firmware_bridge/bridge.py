@@ -77,6 +77,9 @@ class BridgeSettings:
     province_commands: str = "any"
     province_key: bytes | None = None
     command_window_s: float = 300.0
+    ca_file: str | None = None  # with mqtts://: the CA that signed the broker's certificate
+    cert_file: str | None = None  # a client certificate (and its key_file), if the broker asks
+    key_file: str | None = None
     source_rate_per_s: float = SOURCE_RATE_PER_S  # messages per second per source, then dropped
     source_burst: float = SOURCE_BURST
 
@@ -106,27 +109,47 @@ class BridgeStats:
     rejected: Counter[str] = field(default_factory=Counter)  # by reason, REJECT_REASONS
     events_dropped: int = 0
     refused: Counter[str] = field(default_factory=Counter)  # province commands, by kind
+    last_error: str | None = None  # why the last connection attempt failed, until one works
 
     def as_json(self) -> dict[str, Any]:
         return {"connected": self.connected, "connects": self.connects,
                 "disconnects": self.disconnects, "published": self.published,
                 "received": self.received, "malformed": dict(self.malformed),
                 "rejected": {reason: self.rejected[reason] for reason in REJECT_REASONS},
-                "events_dropped": self.events_dropped, "refused": dict(self.refused)}
+                "events_dropped": self.events_dropped, "refused": dict(self.refused),
+                "last_error": self.last_error}
 
 
 def connect(url: str, *, client_id: str | None = None, username: str | None = None,
-            password: str | None = None, will: aiomqtt.Will | None = None) -> aiomqtt.Client:
-    """An aiomqtt client for ``mqtt://host:port`` or ``mqtts://host:port`` (TLS, system CAs);
-    use it as ``async with``."""
+            password: str | None = None, will: aiomqtt.Will | None = None,
+            ca_file: str | None = None, cert_file: str | None = None,
+            key_file: str | None = None) -> aiomqtt.Client:
+    """An aiomqtt client for ``mqtt://host:port`` or ``mqtts://host:port`` (TLS: the system's
+    CAs, or only ``ca_file``'s; a client certificate when ``cert_file`` is given); use it as
+    ``async with``."""
     parts = urlsplit(url)
     secure = parts.scheme == "mqtts"
     return aiomqtt.Client(
         parts.hostname or "127.0.0.1", parts.port or (8883 if secure else 1883),
         identifier=client_id or f"communectl-{secrets.token_hex(6)}", username=username,
         password=password, will=will, keepalive=30,
-        tls_context=ssl.create_default_context() if secure else None,
+        tls_context=tls_context(ca_file, cert_file, key_file) if secure else None,
         max_queued_incoming_messages=10_000)
+
+
+def tls_context(ca_file: str | None = None, cert_file: str | None = None,
+                key_file: str | None = None) -> ssl.SSLContext:
+    """The broker's certificate checked against ``ca_file`` (else the system's CAs), its name
+    against the URL's host; ``BrokerError`` (one line) when a file cannot be used."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        used = ", ".join(str(f) for f in (ca_file, cert_file) if f) or "the system's CAs"
+        raise BrokerError(f"TLS files ({used}): {getattr(exc, 'strerror', None) or exc}"
+                          ) from None
+    return context
 
 
 @contextlib.contextmanager
@@ -177,14 +200,20 @@ class MqttBridge:
                     self.stats.connected = True
                     self.stats.connects += 1
                     backoff = BACKOFF_FIRST_S
+                    self.stats.last_error = None
                     log.info("MQTT connected to %s as %s", self.settings.url, self.client_id)
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 if self.stats.connected:
                     log.warning("MQTT connection lost: %s", exc)
                     self.stats.disconnects += 1
+                elif str(exc) != self.stats.last_error:
+                    # Said once (a wrong CA, a refused password), then retried quietly.
+                    log.error("MQTT cannot connect to %s: %s (retrying)", self.settings.url,
+                              exc)
                 else:
                     log.debug("MQTT connect failed: %s", exc)
+                self.stats.last_error = str(exc)
             finally:
                 self._client = None
                 self.stats.connected = False
@@ -210,7 +239,8 @@ class MqttBridge:
         will = aiomqtt.Will(topics.status(self.root), "offline", qos=1, retain=True)
         return connect(self.settings.url, client_id=self.client_id,
                        username=self.settings.username, password=self.settings.password,
-                       will=will)
+                       will=will, ca_file=self.settings.ca_file,
+                       cert_file=self.settings.cert_file, key_file=self.settings.key_file)
 
     async def _on_connect(self, client: aiomqtt.Client) -> None:
         await self._publish(client, topics.status(self.root), b"online", retain=True)
