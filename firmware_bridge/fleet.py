@@ -66,17 +66,30 @@ class AnnounceResult:
                 "error": self.error, "ack_ms": self.ack_ms}
 
 
-async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0
-                       ) -> list[GatewayState]:
-    """Every gateway with a retained message under ``prefix``; retained messages arrive right
-    after subscribing, so a short listen collects them all."""
+SETTLE_S = 0.15
+
+
+async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0,
+                       settle_s: float = SETTLE_S) -> list[GatewayState]:
+    """Every gateway with a retained message under ``prefix``. The broker sends a
+    subscription's retained messages right after acknowledging it, in one stream, so the list
+    is complete once the subscriptions are acknowledged and nothing more has come for
+    ``settle_s``; ``listen_s`` is the longest it listens (a broker far away or very busy)."""
     gateways: dict[str, GatewayState] = {}
     async with connect() as client:
+        # Subscribed with QoS 0: the retained state is read once, on a live connection, and
+        # a QoS 1 subscription would put each message through the broker's queue of 1,000
+        # per client (max_queued_messages), which a province's retained state outgrows.
         for pattern in topics.fleet_status_subscriptions(prefix):
-            await client.subscribe(pattern, qos=1)
+            await client.subscribe(pattern, qos=0)
+        messages = aiter(client.messages)
         try:
             async with asyncio.timeout(listen_s):
-                async for message in client.messages:
+                while True:
+                    try:
+                        message = await asyncio.wait_for(anext(messages), settle_s)
+                    except TimeoutError:
+                        break  # quiet for settle_s: every retained message is in
                     _take_status(gateways, prefix, str(message.topic), _bytes(message.payload))
         except TimeoutError:
             pass
@@ -109,9 +122,9 @@ async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
     command_ids = {site: f"fleet-{uuid.uuid4().hex[:12]}" for site in sites}
     results = {site: AnnounceResult(site, "silent") for site in sites}
     async with connect() as client:
-        # Subscribe before publishing, so that no acknowledgement can come too early.
-        for site in sites:
-            await client.subscribe(topics.announce_ack(topics.root(prefix, site)), qos=1)
+        # Subscribe before publishing, so that no acknowledgement can come too early: once,
+        # for every site (one round trip, not one per site; others' acks are ignored below).
+        await client.subscribe(topics.announce_ack(topics.root(prefix, topics.ANY)), qos=1)
         started = time.perf_counter()
         for site in sites:
             topic = topics.announce(topics.root(prefix, site))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -61,6 +62,24 @@ async def test_status_lists_every_gateway_online_or_not(mosquitto: int) -> None:
     assert [(g.site, g.status) for g in found] == [
         ("thieu-long", "online"), ("thieu-ngoc", "online"), ("xa-cu", "offline")]
     assert found[0].circuits == {"road-5": {"state": "on", "level": 100, "source": "schedule"}}
+
+
+async def test_status_ends_once_the_retained_state_is_in_and_misses_none(mosquitto: int) -> None:
+    """A province's retained state is more than the broker queues for one client at QoS 1
+    (1,000 by default): 400 gateways with 4 circuits each, all listed, long before listen_s."""
+    state = json.dumps({"state": "on", "level": 100, "source": "schedule"})
+    async with aiomqtt.Client("127.0.0.1", mosquitto, max_inflight_messages=100) as gateway:
+        for n in range(400):
+            root = f"{PREFIX}/xa-{n:03d}"
+            await gateway.publish(f"{root}/status", "online", qos=1, retain=True)
+            for circuit in ("road-1", "road-2", "lane-1", "market"):
+                await gateway.publish(f"{root}/circuit/{circuit}/state", state, qos=1,
+                                      retain=True)
+    started = time.monotonic()
+    found = await fleet_status(connector(mosquitto), PREFIX, listen_s=10)
+    assert time.monotonic() - started < 3
+    assert len(found) == 400
+    assert all(g.status == "online" and len(g.circuits) == 4 for g in found)
 
 
 async def test_announce_reports_acks_refusals_and_silence(mosquitto: int) -> None:
