@@ -126,12 +126,16 @@ async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
         # for every site (one round trip, not one per site; others' acks are ignored below).
         await client.subscribe(topics.announce_ack(topics.root(prefix, topics.ANY)), qos=1)
         started = time.perf_counter()
+        sending = []
         for site in sites:
             topic = topics.announce(topics.root(prefix, site))
             command = {**announcement, "id": command_ids[site]}
             if key is not None:
                 command = signing.sign(key, topic, command, now=time.time())
-            await client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1)
+            sending.append(client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1))
+        # All at once: one after another, each waits for the broker's PUBACK before the next
+        # goes, and the last gateway of 300 hears of the emergency that many round trips late.
+        await asyncio.gather(*sending)
         waiting = set(sites)
         try:
             async with asyncio.timeout(timeout_s):
