@@ -67,6 +67,7 @@ class AnnounceResult:
 
 
 SETTLE_S = 0.15
+PUBLISH_WINDOW = 10
 
 
 async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0,
@@ -126,15 +127,22 @@ async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
         # for every site (one round trip, not one per site; others' acks are ignored below).
         await client.subscribe(topics.announce_ack(topics.root(prefix, topics.ANY)), qos=1)
         started = time.perf_counter()
+        # PUBLISH_WINDOW at a time: one after another, each would wait for the broker's PUBACK
+        # before the next goes, and the last gateway of 300 would hear of the emergency that
+        # many round trips late (aiomqtt warns above 10 pending publishes).
+        window = asyncio.Semaphore(PUBLISH_WINDOW)
+
+        async def send(topic: str, command: dict[str, Any]) -> None:
+            async with window:
+                await client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1)
+
         sending = []
         for site in sites:
             topic = topics.announce(topics.root(prefix, site))
             command = {**announcement, "id": command_ids[site]}
             if key is not None:
                 command = signing.sign(key, topic, command, now=time.time())
-            sending.append(client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1))
-        # All at once: one after another, each waits for the broker's PUBACK before the next
-        # goes, and the last gateway of 300 hears of the emergency that many round trips late.
+            sending.append(send(topic, command))
         await asyncio.gather(*sending)
         waiting = set(sites)
         try:
