@@ -392,11 +392,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_broker(folder: Path, nodelay: bool = False) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     config = folder / "mosquitto.conf"
-    # As shipped (deploy/mosquitto/): default queues and inflight windows.
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    # mosquitto's defaults: queues, inflight windows, Nagle on (set_tcp_nodelay false)
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                      + ("set_tcp_nodelay true\n" if nodelay else ""))
     broker = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     return broker, port
@@ -495,7 +496,7 @@ async def main(args: argparse.Namespace) -> None:
     begun = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        broker, port = start_broker(workdir)
+        broker, port = start_broker(workdir, args.tcp_nodelay)
         await asyncio.sleep(0.3)
         province = Province(args, workdir)
         province.broker_url = f"mqtt://127.0.0.1:{port}"
@@ -731,6 +732,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lateness-rounds", type=int, default=5)
     parser.add_argument("--idle-s", type=float, default=3.0)
     parser.add_argument("--burst-every-s", type=float, default=3.0)
+    parser.add_argument("--tcp-nodelay", action="store_true",
+                        help="the broker with set_tcp_nodelay true")
     return parser.parse_args()
 
 
