@@ -272,7 +272,11 @@ class BroadcastCoordinator:
             airing.zones_failed = sorted(self.zones.failures)
             await self._clock.sleep(ready_mono - self._clock.monotonic())
             await self._decisions.sleep_until(item.due)
-            if self.nodes is not None:
+            if self.nodes is not None and talk is not None:
+                # Field nodes fetch whole files: a live talk does not reach them.
+                airing.zones_failed += [f"{node} (field nodes do not play live talks)"
+                                        for node in self.nodes.nodes_of(item.zones)]
+            elif self.nodes is not None:
                 airing.zones_failed += await self.nodes.play(
                     item.key, item.zones, parts, level=item.level,
                     volume=self._config.broadcast.volume)

@@ -250,4 +250,6 @@ async def feed_from_process(talk: LiveTalk, process: asyncio.subprocess.Process)
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await process.wait()
+        # Read what is left to the end: the pipes close with the process, not after the loop.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.communicate(), 5.0)

@@ -124,6 +124,8 @@ class LiveSocket:
             await asyncio.wait_for(self._task, 5.0)
         self._task.cancel()
         self._writer.close()
+        with contextlib.suppress(Exception):
+            await self._writer.wait_closed()
 
 
 async def sign_in_cookie(base_url: str, name: str, password: str) -> tuple[dict[str, str], str]:

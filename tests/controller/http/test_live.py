@@ -230,11 +230,13 @@ def test_refusals_close_the_socket_with_a_code_and_a_reason(controller: Controll
         # Nobody signed in; a page of another site.
         anonymous = await LiveSocket.open(*address(controller), headers={})
         closed = await anonymous.wait_closed()
+        await anonymous.close()
         assert closed.code == 4401, closed
         headers, _ = await sign_in_cookie(controller.url, "hoa", "mat-khau-cua-hoa")
         foreign = await LiveSocket.open(*address(controller),
                                         headers={**headers, "Origin": "http://evil.example"})
         closed = await foreign.wait_closed()
+        await foreign.close()
         assert closed.code == 4403 and "page" in closed.reason, closed
 
         # A normal talk while another is on air: 409, with what holds the air.

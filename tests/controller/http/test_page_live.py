@@ -82,8 +82,11 @@ def test_an_operator_talks_from_the_page(browser: Any, microphone_wav: Path,
         time.sleep(1.0)
         assert controller.coil(ZONE_COILS["minh-duc"]) and not controller.coil(
             ZONE_COILS["trung-tam"])
-        meter = float(driver.find_element(By.ID, "live-meter").get_attribute("value"))
-        assert meter > 0.05, meter  # the fake microphone's speech moves the meter
+        levels = []
+        for _ in range(20):
+            levels.append(float(driver.find_element(By.ID, "live-meter").get_attribute("value")))
+            time.sleep(0.05)
+        assert max(levels) > 0.05, levels  # the fake microphone's speech moves the meter
         check_axe(driver)
         screenshot(driver, "live")
         time.sleep(4.0)
@@ -96,13 +99,17 @@ def test_an_operator_talks_from_the_page(browser: Any, microphone_wav: Path,
         received, rate = samples(aired)
         source, source_rate = samples(microphone_wav)
         assert rate == source_rate == 22050
-        window = received[len(received) // 4:len(received) // 4 + 2 * rate]
-        peak, offset = best_match(window, source)
-        print(f"\npage talk: {len(received) / rate:.2f} s aired of {talked:.2f} s held; "
-              f"a 2 s window matches the microphone file at {offset / rate:.2f} s with "
-              f"normalised correlation {peak:.3f}")
-        assert peak > 0.6, peak
+        # One-second windows from 0.5 s in: each should be found in the microphone's file.
+        matches = [best_match(received[start:start + rate], source)
+                   for start in range(rate // 2, len(received) - rate, rate)]
+        peaks = sorted(peak for peak, _ in matches)
         (record,) = live_records(controller)
+        print(f"\npage talk: {len(received) / rate:.2f} s aired of {talked:.2f} s held, "
+              f"{record['gaps']} gaps ({record['silence_s']} s of silence put in); 1 s "
+              f"windows match the microphone file with normalised correlation "
+              f"{', '.join(f'{p:.3f}' for p, _ in matches)} at "
+              f"{', '.join(f'{o / rate:.2f}' for _, o in matches)} s")
+        assert peaks[len(peaks) // 2] > 0.8, matches
         assert record["outcome"] == "completed" and record["zones"] == ["minh-duc"]
         assert abs(record["duration_s"] - len(received) / rate) < 0.1
         assert 3.0 < record["duration_s"] < talked + 0.5, (record["duration_s"], talked)
