@@ -245,11 +245,11 @@ class Modem:
             try:
                 self._ready()
                 if encoding == "gsm":
-                    self._command('AT+CSCS="GSM"')
+                    self._charset("GSM")
                     self._command("AT+CSMP=17,167,0,0")
                     address = number
                 else:
-                    self._command('AT+CSCS="UCS2"')
+                    self._charset("UCS2")
                     self._command("AT+CSMP=17,167,0,8")
                     address = ucs2_hex(number)
                 references = tuple(self._submit(address, encoding, part) for part in parts)
@@ -259,6 +259,15 @@ class Modem:
             log.info("modem %s: sent %d part(s) to %s (%s)", self.port, len(parts), number,
                      encoding)
             return SmsReceipt(number, encoding, len(parts), references)
+
+    def _charset(self, charset: str) -> None:
+        """AT+CSCS. TS 27.007 has string parameters in the current character set, so a modem
+        that follows it to the letter wants "GSM" as UCS-2 hex after AT+CSCS="UCS2"; most take
+        it plain. Plain first, hex when that is refused."""
+        try:
+            self._command(f'AT+CSCS="{charset}"')
+        except ModemRejected:
+            self._command(f'AT+CSCS="{ucs2_hex(charset)}"')
 
     def _submit(self, address: str, encoding: Encoding, part: str) -> int:
         body = gsm_encode(part) if encoding == "gsm" else ucs2_hex(part).encode("ascii")

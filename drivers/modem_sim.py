@@ -10,7 +10,8 @@ hex sent without the data coding scheme 8 (``AT+CSMP=17,167,0,8``), is refused w
 ``+CMS ERROR: 305`` as a network would garble it.
 
 Faults: ``fail_next_sends(n)`` answers the next n sends ``+CMS ERROR: 500`` (or another code);
-``mute`` stops all answers (the client times out); ``send_delay_s`` is the network's time
+``strict_charset`` wants ``AT+CSCS`` in UCS-2 hex once the character set is UCS-2, as TS 27.007
+reads; ``mute`` stops all answers (the client times out); ``send_delay_s`` is the network's time
 before ``+CMGS``; ``unplug()`` ends socat, so the client's port reads EOF, writes fail with EIO
 and ``device`` vanishes, like a USB modem pulled out, and ``plug()`` brings it back at the
 same path.
@@ -71,6 +72,9 @@ class ModemSimulator:
         self.pin = pin  # the SIM asks for it until it is given
         self.send_delay_s = 0.0
         self.mute = False
+        # TS 27.007 to the letter: after AT+CSCS="UCS2", the next AT+CSCS must name its
+        # character set in UCS-2 hex too.
+        self.strict_charset = False
         self._socat = socat
         self._own_pair = True
         self._modem_end = self.device.with_name(self.device.name + ".modem")
@@ -272,6 +276,8 @@ class ModemSimulator:
             charset = match.group(1).upper()
             if self._cscs == "UCS2" and re.fullmatch(r"(?:[0-9A-F]{4})+", charset):
                 charset = ucs2_unhex(charset)
+            elif self._cscs == "UCS2" and self.strict_charset:
+                charset = ""  # a plain name is not UCS-2 hex: refused
             if charset in ("GSM", "UCS2", "IRA"):
                 self._cscs = charset
                 self._reply(port, "OK")

@@ -154,6 +154,17 @@ async def test_a_vietnamese_text_goes_as_ucs2_and_decodes_exactly(modem: Modem,
 
 
 @pytest.mark.integration
+async def test_back_to_gsm_after_ucs2_on_a_modem_that_wants_hex(modem: Modem,
+                                                                 sim: ModemSimulator) -> None:
+    sim.strict_charset = True
+    await modem.send_sms(NUMBER, "Đèn sáng")
+    await modem.send_sms(NUMBER, "Den sang")
+    assert [(m.text, m.encoding) for m in sim.messages] == [
+        ("Đèn sáng", "ucs2"), ("Den sang", "gsm")]
+    assert 'AT+CSCS="00470053004D"' in sim.commands
+
+
+@pytest.mark.integration
 async def test_a_long_text_goes_in_parts_that_reassemble(modem: Modem, sim: ModemSimulator) -> None:
     text = VIETNAMESE + " Đèn: 12 bóng hỏng, 3 mạch không theo lệnh, cửa tủ mở."
     receipt = await modem.send_sms(NUMBER, text)
