@@ -41,20 +41,24 @@ class LiveSocket:
     async def open(cls, host: str, port: int, *, headers: dict[str, str],
                    path: str = "/api/v1/live") -> Self:
         reader, writer = await asyncio.open_connection(host, port)
-        ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
-        writer.write(ws.send(Request(host=f"{host}:{port}", target=path, extra_headers=[
-            (k.encode(), v.encode()) for k, v in headers.items()])))
-        await writer.drain()
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                raise ConnectionError("closed during the handshake")
-            ws.receive_data(data)
-            for event in ws.events():
-                if isinstance(event, AcceptConnection):
-                    return cls(reader, writer, ws)
-                if isinstance(event, RejectConnection):
-                    raise ConnectionError(f"handshake refused: {event.status_code}")
+        try:
+            ws = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+            writer.write(ws.send(Request(host=f"{host}:{port}", target=path, extra_headers=[
+                (k.encode(), v.encode()) for k, v in headers.items()])))
+            await writer.drain()
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed during the handshake")
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, AcceptConnection):
+                        return cls(reader, writer, ws)
+                    if isinstance(event, RejectConnection):
+                        raise ConnectionError(f"handshake refused: {event.status_code}")
+        except BaseException:
+            writer.close()  # never left for the garbage collector to find open
+            raise
 
     async def _read(self) -> None:
         text: list[str] = []
@@ -120,10 +124,12 @@ class LiveSocket:
             if self._ws.state is wsproto.connection.ConnectionState.OPEN:
                 self._writer.write(self._ws.send(CloseConnection(code=1000)))
                 await self._writer.drain()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._task, 5.0)
-        self._task.cancel()
-        self._writer.close()
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 5.0)
+        finally:
+            self._task.cancel()
+            self._writer.close()
         with contextlib.suppress(Exception):
             await self._writer.wait_closed()
 
