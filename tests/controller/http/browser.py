@@ -118,7 +118,7 @@ amplifier = "amp-1"
 [broadcast]
 output = "file:air"
 chime = false
-quiet_hours = "03:00-03:01"
+quiet_hours = ""  # none: these tests run on the system clock, at any hour
 require_approval = true
 
 [[broadcast_programs]]
