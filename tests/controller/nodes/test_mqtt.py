@@ -142,8 +142,10 @@ async def test_nodes_show_in_the_api_and_raise_an_alarm_when_offline(
                            retain=True)
         await node.publish("communectl/thieu-long/node/spk-1/telemetry",
                            json.dumps({"fw": "1.4.2", "rssi": -71}), qos=1)
-        await eventually(lambda: runtime.nodes() != [], "node registered")
-        assert runtime.nodes()[0]["telemetry"] == {"fw": "1.4.2", "rssi": -71}
+        # Registered by its status first (a retained one may even be there already), its
+        # telemetry a moment later: wait for what the node said last, not for the node alone.
+        await eventually(lambda: [n.get("telemetry") for n in runtime.nodes()] == [
+            {"fw": "1.4.2", "rssi": -71}], "node registered with its telemetry")
         await node.publish("communectl/thieu-long/node/spk-1/status", "offline", qos=1,
                            retain=True)
         await eventually(lambda: runtime.alarms.is_open("node_offline", "spk-1"), "alarm")
