@@ -112,7 +112,10 @@ def test_an_operator_talks_from_the_page(browser: Any, microphone_wav: Path,
         assert peaks[len(peaks) // 2] > 0.8, matches
         assert record["outcome"] == "completed" and record["zones"] == ["minh-duc"]
         assert abs(record["duration_s"] - len(received) / rate) < 0.1
-        assert 3.0 < record["duration_s"] < talked + 0.5, (record["duration_s"], talked)
+        # The talk may start a moment before the page says so and drains its buffer after the
+        # tap (up to the 0.35 s jitter buffer, more on a loaded machine): a bound that still
+        # catches audio aired twice, not a timing.
+        assert 3.0 < record["duration_s"] < talked + 2.0, (record["duration_s"], talked)
         assert record["recording"]
         assert api(controller, "/broadcasts/now").json()["on_air"] is False
 
