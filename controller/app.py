@@ -104,6 +104,12 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             await front.spawn()
         runtime = build_runtime(config, clock, demo=demo)
         runtime.front = front
+        if config.api.public_url is None and runtime.broadcasts.nodes is not None:
+            # The port bound, which "port = 0" leaves to the system to choose.
+            nodes_url = f"http://{config.api.host}:{port}"
+            runtime.broadcasts.nodes.base_url = nodes_url
+            if runtime.firmware is not None:
+                runtime.firmware.base_url = nodes_url
         app = create_app(runtime)
         # ws="none" as in the front: the API has no websocket route, and uvicorn would
         # otherwise import a websocket library (about 1.3 MiB) to refuse upgrades with.

@@ -148,6 +148,19 @@ def _wav_header(frames: int) -> bytes:
     )
 
 
+def streaming_wav_header() -> bytes:
+    """The header of a WAV whose end is not known yet (a live talk sent to field nodes): its
+    sizes are the largest a RIFF can hold, which players (ffmpeg, GStreamer, VLC, mpv) read
+    as "until the connection ends"."""
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", 0xFFFFFFFF, b"WAVE",
+        b"fmt ", 16, 1, PCM_CHANNELS, PCM_RATE, PCM_RATE * FRAME_BYTES, FRAME_BYTES,
+        PCM_WIDTH * 8,
+        b"data", 0xFFFFFFFF - 36,
+    )
+
+
 class _WavOutput(_PacedOutput):
     """A WAV file whose sizes are patched after every write, so that the file is a valid WAV
     of what was aired at any moment: after a preemption, and even after a power cut."""

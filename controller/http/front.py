@@ -74,6 +74,10 @@ METRICS_PATH = "/metrics"  # Prometheus's default path, outside /api/v1, with a 
 # Requests that need no token (pages, docs, /health, node media) in flight to the controller
 # at once: enough for every phone and node of a commune, too few for a flood to matter.
 ANONYMOUS_UPSTREAM_MAX = 32
+# Field nodes' media (``/media/...``) counts apart: during a live talk every node of its zones
+# holds a stream for as long as the talk lasts, and a commune may have a hundred receivers.
+MEDIA_PATH = "/media/"
+MEDIA_UPSTREAM_MAX = 256
 # Below the coordinators: when the CPU is short, the lights and the radio go first.
 FRONT_NICENESS = 10
 
@@ -84,8 +88,9 @@ class FrontApp:
     Before a request reaches the controller: a declared body over its limit gets 413 (nothing
     outside /api/v1 takes a body, nor /health) and one without a live token 401 (anything under
     /api/v1 but /health, and /metrics), before a byte of the body is read. What needs no token
-    (the dashboard's page, the docs, /health, media for field nodes) reaches the controller at
-    most ``ANONYMOUS_UPSTREAM_MAX`` requests at a time; more get 503. An anonymous or oversized
+    (the dashboard's page, the docs, /health) reaches the controller at most
+    ``ANONYMOUS_UPSTREAM_MAX`` requests at a time, media for field nodes (a live talk's
+    streams last as long as it) ``MEDIA_UPSTREAM_MAX``; more get 503. An anonymous or oversized
     flood therefore never weighs on the coordinators' process. (The controller alone judges a
     body's syntax and media type before the token; here the token comes first, so that nobody
     without one can make the front read a body.)
@@ -101,6 +106,7 @@ class FrontApp:
         # The read of storage in flight, by what it reads (tokens or sessions).
         self._loads: dict[Callable[[], None], asyncio.Future[None]] = {}
         self._anonymous = asyncio.Semaphore(ANONYMOUS_UPSTREAM_MAX)
+        self._media = asyncio.Semaphore(MEDIA_UPSTREAM_MAX)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -122,10 +128,11 @@ class FrontApp:
                              headers=refusal)
             return
         if not self._needs_token(scope):
-            if self._anonymous.locked():
+            gate = self._media if path.startswith(MEDIA_PATH) else self._anonymous
+            if gate.locked():
                 await send_unavailable(send)
                 return
-            async with self._anonymous:
+            async with gate:
                 await self.proxy.forward(scope, receive, send)
             return
         authorization = _header(scope, b"authorization")

@@ -273,9 +273,9 @@ class BroadcastCoordinator:
             await self._clock.sleep(ready_mono - self._clock.monotonic())
             await self._decisions.sleep_until(item.due)
             if self.nodes is not None and talk is not None:
-                # Field nodes fetch whole files: a live talk does not reach them.
-                airing.zones_failed += [f"{node} (field nodes do not play live talks)"
-                                        for node in self.nodes.nodes_of(item.zones)]
+                airing.zones_failed += await self.nodes.play_live(
+                    item.key, item.zones, talk, level=item.level,
+                    volume=self._config.broadcast.volume)
             elif self.nodes is not None:
                 airing.zones_failed += await self.nodes.play(
                     item.key, item.zones, parts, level=item.level,

@@ -16,7 +16,9 @@ gateway (``arecord``), aired by the broadcast coordinator as an item of kind ``l
   arrived for ``STALL_END_S``, or when the coordinator stops it (an emergency, a stop).
 
 What went out, silence included, is also written to a WAV (the recording) beside the air;
-the radio service keeps it in the audio library once the talk is over.
+the radio service keeps it in the audio library once the talk is over. The same chunks go to
+every ``LiveTap``: the field nodes of the talk's zones, each streaming it over HTTP
+(``GET /media/{token}.wav``) as the chunks go to the gateway's own output.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +48,68 @@ MAX_QUEUE_S = 0.35
 STALL_END_S = 3.0
 # A talk whose first audio does not come within this after it is on air is ended.
 FIRST_AUDIO_TIMEOUT_S = 10.0
+# A node that starts listening in the talk's first ``TAP_OPENING_S`` gets all that aired, so
+# that one told to play as the talk goes on air (its request a moment later, a second over a
+# slow 4G link) misses none of the first words: it plays that much behind the gateway. One
+# that starts later (it reconnected) gets the last ``TAP_BACKLOG_S``.
+TAP_OPENING_S = 2.0
+TAP_BACKLOG_S = 0.2
+# A listener whose connection takes less than the air gives loses the oldest audio beyond
+# this, so that its delay stays bounded as the talk's own does.
+TAP_MAX_QUEUE_S = 0.5
 LIVE_KIND = "live"
 LIVE_TITLE = "Phát trực tiếp"
 
 
 def bytes_of(seconds: float) -> int:
     return round(seconds * PCM_RATE) * FRAME_BYTES
+
+
+class LiveTap:
+    """One listener to a talk's aired chunks (a field node's stream): what aired since it
+    started listening, oldest dropped past ``TAP_MAX_QUEUE_S``; ends with the talk."""
+
+    def __init__(self, backlog: list[bytes]) -> None:
+        self._queue: deque[bytes] = deque(backlog)
+        self._queued = sum(len(chunk) for chunk in backlog)
+        self._ready = asyncio.Event()
+        self._ready.set()
+        self._ended = False
+        self.closed = False  # the listener went away: the talk forgets it
+        self.dropped_bytes = 0
+
+    def push(self, chunk: bytes) -> None:
+        self._queue.append(chunk)
+        self._queued += len(chunk)
+        while self._queued > bytes_of(TAP_MAX_QUEUE_S) and len(self._queue) > 1:
+            oldest = self._queue.popleft()
+            self._queued -= len(oldest)
+            self.dropped_bytes += len(oldest)
+        self._ready.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._ready.set()
+
+    def close(self) -> None:
+        """The listener went away (its connection closed)."""
+        self.closed = True
+        self._queue.clear()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """Everything queued at each wake, as one piece: fewer, larger writes to the socket
+        when the loop is busy, and no more delay than the wake's."""
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            if self._queue:
+                data = b"".join(self._queue)
+                self._queue.clear()
+                self._queued = 0
+                yield data
+            # Not "elif": the end may have come with the last chunks, in the same wake.
+            if self._ended and not self._queue:
+                return
 
 
 @dataclass(frozen=True)
@@ -95,6 +154,11 @@ class LiveTalk:
         self.kept = asyncio.Event()
         self.recording_id: str | None = None
         self.peak = 0.0  # the last fed chunk's peak, 0..1 (the page's meter, for arecord)
+        self._taps: list[LiveTap] = []
+        self._opening: list[bytes] = []  # the first TAP_OPENING_S aired
+        self._recent: deque[bytes] = deque(maxlen=max(1, round(TAP_BACKLOG_S * PCM_RATE
+                                                               / CHUNK_FRAMES)))
+        self._output_over = False
 
     # -- the sender's side --------------------------------------------------------------------
 
@@ -124,6 +188,30 @@ class LiveTalk:
     def closed(self) -> bool:
         return self._closed
 
+    # -- the field nodes' side ----------------------------------------------------------------
+
+    def listen(self) -> LiveTap:
+        """A new listener to the aired chunks: from the start in the talk's opening, else
+        from the last ``TAP_BACKLOG_S``; one that comes after the air is over gets that much
+        and ends."""
+        opening = self.aired_frames <= TAP_OPENING_S * PCM_RATE
+        tap = LiveTap(list(self._opening if opening else self._recent))
+        if self._output_over or self.end is not None:
+            tap.end()
+        else:
+            self._taps.append(tap)
+        return tap
+
+    @property
+    def listeners(self) -> int:
+        return sum(not tap.closed for tap in self._taps)
+
+    def _end_taps(self) -> None:
+        self._output_over = True
+        for tap in self._taps:
+            tap.end()
+        self._taps.clear()
+
     # -- the coordinator's side ---------------------------------------------------------------
 
     def finish(self, end: TalkEnd) -> None:
@@ -133,6 +221,7 @@ class LiveTalk:
         self.end = end
         self._closed = True
         self._arrived.set()
+        self._end_taps()
         for callback in self.on_end:
             callback(end)
         self.ended.set()
@@ -149,8 +238,18 @@ class LiveTalk:
             async for chunk in self._paced():
                 recorder.write(chunk)
                 self.aired_frames += len(chunk) // FRAME_BYTES
+                self._recent.append(chunk)
+                if self.aired_frames <= TAP_OPENING_S * PCM_RATE:
+                    self._opening.append(chunk)
+                elif self._opening:
+                    self._opening = []
+                if any(tap.closed for tap in self._taps):
+                    self._taps = [tap for tap in self._taps if not tap.closed]
+                for tap in self._taps:
+                    tap.push(chunk)
                 yield chunk
         finally:
+            self._end_taps()
             with contextlib.suppress(OSError):
                 recorder.close()
 
