@@ -72,29 +72,38 @@ PUBLISH_WINDOW = 10
 
 async def fleet_status(connect: Connect, prefix: str, *, listen_s: float = 2.0,
                        settle_s: float = SETTLE_S) -> list[GatewayState]:
-    """Every gateway with a retained message under ``prefix``. The broker sends a
-    subscription's retained messages right after acknowledging it, in one stream, so the list
-    is complete once the subscriptions are acknowledged and nothing more has come for
-    ``settle_s``; ``listen_s`` is the longest it listens (a broker far away or very busy)."""
+    """Every gateway with a retained message under ``prefix``, read as ``_retained`` says:
+    complete once nothing more has come for ``settle_s``, ``listen_s`` at the longest."""
     gateways: dict[str, GatewayState] = {}
     async with connect() as client:
-        # Subscribed with QoS 0: the retained state is read once, on a live connection, and
-        # a QoS 1 subscription would put each message through the broker's queue of 1,000
-        # per client (max_queued_messages), which a province's retained state outgrows.
-        for pattern in topics.fleet_status_subscriptions(prefix):
-            await client.subscribe(pattern, qos=0)
-        messages = aiter(client.messages)
-        try:
-            async with asyncio.timeout(listen_s):
-                while True:
-                    try:
-                        message = await asyncio.wait_for(anext(messages), settle_s)
-                    except TimeoutError:
-                        break  # quiet for settle_s: every retained message is in
-                    _take_status(gateways, prefix, str(message.topic), _bytes(message.payload))
-        except TimeoutError:
-            pass
+        async for topic, payload in _retained(client, topics.fleet_status_subscriptions(prefix),
+                                              listen_s=listen_s, settle_s=settle_s):
+            _take_status(gateways, prefix, topic, payload)
     return sorted(gateways.values(), key=lambda g: g.site)
+
+
+async def _retained(client: FleetClient, patterns: list[str], *, listen_s: float,
+                    settle_s: float) -> AsyncIterator[tuple[str, bytes]]:
+    """The retained messages on ``patterns``, as (topic, payload). The broker sends a
+    subscription's retained messages right after acknowledging it, in one stream, so they are
+    all in once the subscriptions are acknowledged and nothing more has come for ``settle_s``;
+    ``listen_s`` is the longest it listens (a broker far away or very busy).
+
+    Subscribed with QoS 0: the retained state is read once, on a live connection, and a QoS 1
+    subscription would put each message through the broker's queue of 1,000 per client beyond
+    the 20 in flight (mosquitto's max_queued_messages, max_inflight_messages), which drops the
+    rest without a word, and a province's retained state outgrows it."""
+    for pattern in patterns:
+        await client.subscribe(pattern, qos=0)
+    messages = aiter(client.messages)
+    # A deadline rather than asyncio.timeout around the loop: no cancel scope across a yield.
+    deadline = time.monotonic() + listen_s
+    while (left_s := deadline - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(anext(messages), min(settle_s, left_s))
+        except TimeoutError:
+            return  # quiet for settle_s (every retained message is in), or listen_s is up
+        yield str(message.topic), _bytes(message.payload)
 
 
 def _take_status(gateways: dict[str, GatewayState], prefix: str, topic: str,
@@ -213,22 +222,18 @@ class CommuneReport:
                 "reported": self.reported, "malformed": self.malformed}
 
 
-async def fleet_report(connect: Connect, prefix: str, month: str, *, listen_s: float = 2.0
-                       ) -> list[CommuneReport]:
-    """Every site with a retained month report for ``month`` or a retained status, collected
-    for ``listen_s`` (retained messages come right after subscribing). A gateway that is
-    offline now keeps its row: its report stays on the broker."""
+async def fleet_report(connect: Connect, prefix: str, month: str, *, listen_s: float = 2.0,
+                       settle_s: float = SETTLE_S) -> list[CommuneReport]:
+    """Every site with a retained month report for ``month`` or a retained status, read as
+    ``_retained`` says (complete once nothing more has come for ``settle_s``, ``listen_s`` at
+    the longest). A gateway that is offline now keeps its row: its report stays on the
+    broker."""
     communes: dict[str, CommuneReport] = {}
     async with connect() as client:
-        for pattern in topics.fleet_report_subscriptions(prefix, month):
-            await client.subscribe(pattern, qos=1)
-        try:
-            async with asyncio.timeout(listen_s):
-                async for message in client.messages:
-                    _take_report(communes, prefix, month, str(message.topic),
-                                 _bytes(message.payload))
-        except TimeoutError:
-            pass
+        async for topic, payload in _retained(
+                client, topics.fleet_report_subscriptions(prefix, month), listen_s=listen_s,
+                settle_s=settle_s):
+            _take_report(communes, prefix, month, topic, payload)
     return sorted(communes.values(), key=lambda c: c.site)
 
 
