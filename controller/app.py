@@ -136,6 +136,10 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
         if runtime.notify is not None and config.notify.enabled:
             notify = asyncio.create_task(runtime.notify.run(), name="notify")
             tasks.add(notify)
+        talk_button = None
+        if runtime.talk_button is not None:
+            talk_button = asyncio.create_task(runtime.talk_button.run(), name="talk-button")
+            tasks.add(talk_button)
         bridge = None
         if runtime.bridge is not None:
             bridge = asyncio.create_task(runtime.bridge.run(), name="mqtt")
@@ -184,9 +188,12 @@ async def run_controller(config: Config, clock: Clock, *, demo: bool = False,
             server.should_exit = True
             # The radio first: its stop logs the item cut short and switches zones off, which
             # needs the device locks that the lighting's stop then holds.
+            stopping = [radio, guard]
+            if talk_button is not None:
+                talk_button.cancel()  # before the radio: no talk is started as it stops
+                await asyncio.gather(talk_button, return_exceptions=True)
             radio.cancel()
             guard.cancel()
-            stopping = [radio, guard]
             if notify is not None:
                 # What it holds and queues is in storage: the next start sends it.
                 notify.cancel()

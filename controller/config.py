@@ -386,6 +386,24 @@ QuietHoursSetting = Annotated[
 ]
 
 
+class TalkButtonConfig(_Frozen):
+    """A push-to-talk button wired to a relay board's digital input: while it is held, the
+    gateway's microphone airs live in its zones."""
+
+    device: str
+    """The relay board whose digital input the button is wired to."""
+    input: int = Field(ge=0)
+    """The input (from 0); not one of the board's alarm inputs."""
+    zones: list[str] | Literal["all"] = "all"
+    """Zone ids, or "all"."""
+    level: Literal["normal", "priority", "emergency"] = "normal"
+    """"emergency" cuts into whatever plays; "normal" and "priority" wait for a free air."""
+    poll_ms: int = Field(default=200, ge=50, le=2000)
+    """How often the input is read (each read is one short Modbus request on the bus)."""
+    pressed_reads: Literal["closed", "open"] = "closed"
+    """Which state of the input means held: "open" for a normally-closed button."""
+
+
 class BroadcastConfig(_Frozen):
     output: str = "default"
     """Where audio goes: an ALSA device ("default", "hw:1,0"), "file:DIR" (one WAV per aired item)
@@ -411,6 +429,8 @@ class BroadcastConfig(_Frozen):
     microphone: str = ""
     """A microphone on the gateway for live talks: its ALSA capture device ("default",
     "plughw:1,0"), read with arecord; empty: none."""
+    talk_button: TalkButtonConfig | None = None
+    """A push-to-talk button for the gateway's microphone: { device, input, zones, level }."""
 
     @field_validator("output")
     @classmethod
@@ -958,6 +978,36 @@ def cross_check(config: Config, *,
         for zone_id in [] if broadcast.zones == "all" else broadcast.zones:
             if zone_id not in zones:
                 problems.append(f"{at('broadcast_programs', i)}.zones: unknown zone {zone_id!r}")
+    if config.broadcast.talk_button is not None:
+        problems += _talk_button_problems(config, config.broadcast.talk_button, kinds, zones,
+                                          broken_devices)
+    return problems
+
+
+def _talk_button_problems(config: Config, button: TalkButtonConfig,
+                          kinds: Mapping[str, tuple[str, int]], zones: set[str],
+                          broken_devices: set[str]) -> list[str]:
+    path = "broadcast.talk_button"
+    problems = []
+    if not config.broadcast.microphone:
+        problems.append(f"{path}: the button talks through the gateway's microphone: "
+                        "set broadcast.microphone")
+    devices = {d.id: d for d in config.devices}
+    device = devices.get(button.device)
+    if device is None:
+        if button.device not in broken_devices:
+            problems.append(f"{path}.device: unknown device {button.device!r}")
+    elif kinds.get(button.device, ("relay",))[0] != "relay":
+        problems.append(f"{path}.device: device {button.device!r} is a "
+                        f"{kinds[button.device][0]}; only relay boards have digital inputs")
+    elif button.input in device.inputs:
+        problems.append(f"{path}.input: input {button.input} of {button.device!r} is already "
+                        f"the alarm {device.inputs[button.input]!r}")
+    if not config.zones:
+        problems.append(f"{path}.zones: there are no zones to talk in")
+    for zone_id in [] if button.zones == "all" else button.zones:
+        if zone_id not in zones:
+            problems.append(f"{path}.zones: unknown zone {zone_id!r}")
     return problems
 
 

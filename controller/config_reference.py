@@ -36,6 +36,7 @@ from controller.config import (
     RecipientConfig,
     SiteConfig,
     StorageConfig,
+    TalkButtonConfig,
     WindowConfig,
     ZoneConfig,
 )
@@ -61,6 +62,11 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[[amplifiers]]", AmplifierConfig, "Amplifiers powered by a relay, warmed up before audio."),
     ("[[zones]]", ZoneConfig, "One loudspeaker zone each: a wired line, or speaker nodes."),
     ("[broadcast]", BroadcastConfig, "The commune radio."),
+    ("[broadcast.talk_button]", TalkButtonConfig,
+     ("A push-to-talk button on a relay board's digital input for the gateway's microphone "
+      "(broadcast.microphone): held, it airs live in its zones; released, the talk ends. A "
+      "button held at start-up, or still held after its talk ended (cut by an emergency, "
+      "refused), waits for a release; a board that does not answer for 2 s ends the talk.")),
     ("[[broadcast_programs]]", BroadcastProgramConfig,
      "Recurring broadcasts; they seed storage like lighting programmes."),
     ("[mqtt]", MqttConfig, ("The broker: field nodes, Home Assistant, the province. Absent: no "

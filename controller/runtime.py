@@ -38,6 +38,7 @@ from controller.radio.library import AudioLibrary
 from controller.radio.records import RadioBook
 from controller.radio.service import RadioService
 from controller.radio.sources import SourcePlayer
+from controller.radio.talk_button import TalkButton
 from controller.radio.zones import ZoneSwitch
 from drivers.audio import make_sink
 from drivers.tts import SpeechSynth
@@ -86,6 +87,7 @@ class Runtime:
     bridge: Any = None  # firmware_bridge.bridge.MqttBridge when [mqtt] is configured
     front: Any = None  # controller.http.front_process.FrontProcess while run_controller serves
     notify: Any = None  # controller.notify.service.NotifyService: alarms to people
+    talk_button: TalkButton | None = None  # [broadcast.talk_button]: push to talk
 
     def clock_synced(self) -> bool:
         return True if self.guard is None else self.guard.clock_synced()
@@ -140,6 +142,12 @@ def build_runtime(config: Config, clock: Clock, *, demo: bool = False) -> Runtim
     runtime.radio_service = RadioService(
         config=config, clock=clock, store=store, library=library, player=player,
         broadcasts=broadcasts, trail=runtime.trail)
+    button = config.broadcast.talk_button
+    if button is not None:
+        radio_service = runtime.radio_service
+        runtime.talk_button = TalkButton(
+            button, devices, clock,
+            lambda request, actor: radio_service.start_live(request, actor=actor))
     guard = ClockGuard(clock, alarms)
     guard.on_step += [lighting.wake, broadcasts.wake]
     lighting.clock_trusted = broadcasts.clock_trusted = lambda: guard.trusted

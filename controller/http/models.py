@@ -267,6 +267,8 @@ class SitePublic(BaseModel):
     sunset: datetime | None = Field(default=None, description="today's, local; null on a "
                                                               "polar day or night")
     sunrise: datetime | None = Field(default=None, description="tomorrow's, local")
+    microphone: bool = Field(default=False, description="the gateway has a microphone for "
+                                                        "live talks (broadcast.microphone)")
 
 
 class CountsPublic(BaseModel):

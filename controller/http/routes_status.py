@@ -111,6 +111,7 @@ def build_status(runtime: Runtime) -> StatusPublic:
         site=SitePublic(id=site.id, name=site.name or site.id, timezone=site.timezone,
                         latitude=site.latitude, longitude=site.longitude,
                         local_time=now.astimezone(site_of(runtime.config).tz),
+                        microphone=bool(runtime.config.broadcast.microphone),
                         **tonights_sun(runtime, now)),
         time=now,
         started_at=runtime.started_at,

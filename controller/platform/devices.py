@@ -67,8 +67,12 @@ class DeviceManager:
         }
         self.drivers: dict[str, RelayBoard | EnergyMeter | Dimmer] = {}
         self.input_names: dict[str, dict[int, str]] = {}
+        button = config.broadcast.talk_button
         for device in config.devices:
-            inputs = max(device.inputs) + 1 if device.inputs else 0
+            # Read from input 0 to the highest one used: the alarms' and the talk button's.
+            used = set(device.inputs) | (
+                {button.input} if button is not None and button.device == device.id else set())
+            inputs = max(used) + 1 if used else 0
             self.drivers[device.id] = make_device(device.profile, self.buses[device.bus],
                                                   device.unit, inputs=inputs)
             self.input_names[device.id] = dict(device.inputs)

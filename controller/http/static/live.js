@@ -3,12 +3,16 @@
 // rate as 16-bit PCM over the WebSocket /api/v1/live (the front process relays it to the
 // controller); the first message says the zones, the level and the session's CSRF token. The
 // panel shows the level meter, the time on air and what happened: refused and why, cut off by
-// an emergency, ended.
+// an emergency, ended. A technician may talk through the gateway's own microphone instead
+// (when it has one): POST /live with source "gateway", then GET /live/{id} twice a second for
+// the state, the meter and the time, and POST /live/{id}/stop.
 import {
-  addWords, el, formatDuration, icon, registerView, say, session, status, t,
+  addWords, api, can, el, errorText, formatDuration, getJson, icon, registerView, say, session,
+  status, t,
 } from "./core.js";
 
 const RATE = 22050;
+const GATEWAY_POLL_MS = 500;
 
 addWords({
   vi: {
@@ -16,7 +20,7 @@ addWords({
     "lv.level.normal": "Bình thường", "lv.level.priority": "Ưu tiên",
     "lv.level.emergency": "Khẩn cấp",
     "lv.emergencyHint": "Khẩn cấp: cắt ngang mọi thứ đang phát.",
-    "lv.start": "Bắt đầu nói", "lv.stop": "Dừng phát", "lv.gateway": "Micro ở tủ điều khiển",
+    "lv.start": "Bắt đầu nói", "lv.stop": "Dừng phát",
     "lv.idle": "Chọn thôn rồi bấm nút để nói.",
     "lv.connecting": "Đang kết nối…", "lv.warming": "Đang bật loa, chờ một chút…",
     "lv.onAir": "Đang phát — hãy nói", "lv.meter": "Mức âm thanh micro",
@@ -28,13 +32,16 @@ addWords({
     "lv.endedNoRecording": "Đã phát xong ({time}).",
     "lv.lost": "Mất kết nối với bộ điều khiển.",
     "lv.gaps": "{n} lần tiếng bị ngắt quãng",
+    "lv.source": "Nói vào micro nào", "lv.source.page": "Micro của máy này",
+    "lv.source.gateway": "Micro ở tủ điều khiển",
+    "lv.onAirGateway": "Đang phát — hãy nói vào micro ở tủ điều khiển",
   },
   en: {
     "lv.title": "Live", "lv.zones": "Zones", "lv.level": "Level",
     "lv.level.normal": "Normal", "lv.level.priority": "Priority",
     "lv.level.emergency": "Emergency",
     "lv.emergencyHint": "Emergency: cuts into whatever is playing.",
-    "lv.start": "Start talking", "lv.stop": "Stop", "lv.gateway": "Gateway microphone",
+    "lv.start": "Start talking", "lv.stop": "Stop",
     "lv.idle": "Choose the zones, then press the button and speak.",
     "lv.connecting": "Connecting…", "lv.warming": "Switching the loudspeakers on, a moment…",
     "lv.onAir": "On air — speak now", "lv.meter": "Microphone level",
@@ -46,13 +53,23 @@ addWords({
     "lv.endedNoRecording": "Done ({time}).",
     "lv.lost": "The connection to the controller was lost.",
     "lv.gaps": "{n} gaps in the sound",
+    "lv.source": "Microphone", "lv.source.page": "This device's microphone",
+    "lv.source.gateway": "The gateway's microphone",
+    "lv.onAirGateway": "On air — speak into the gateway's microphone",
   },
 });
 
-let talk = null; // the talk in progress: {socket, context, stream, timer}
+let talk = null; // the talk in progress: {socket, context, stream, timer} or {gateway: id}
 
 function stopTalk() {
   if (!talk) return;
+  if (talk.gateway) {
+    // The gateway's microphone: the view keeps following the talk until it says how it ended.
+    const id = talk.gateway;
+    talk = null;
+    api(`/live/${encodeURIComponent(id)}/stop`, { method: "POST" }).catch(() => {});
+    return;
+  }
   const { socket, context, stream, timer } = talk;
   talk = null;
   clearInterval(timer);
@@ -67,6 +84,10 @@ async function render(container) {
     value: id, checked: true }));
   const levelInputs = ["normal", "priority", "emergency"].map((level) => el("input", {
     type: "radio", name: "live-level", value: level, checked: level === "normal" }));
+  const sourceInputs = status()?.site?.microphone && can("technician")
+    ? ["page", "gateway"].map((source) => el("input", { type: "radio", name: "live-source",
+      value: source, checked: source === "page" }))
+    : [];
   const state = el("p", { id: "live-state", role: "status", "aria-live": "polite" },
     t("lv.idle"));
   const meter = el("meter", { id: "live-meter", min: 0, max: 1, value: 0, low: 0.6,
@@ -83,13 +104,69 @@ async function render(container) {
   const setTalking = (on) => {
     button.setAttribute("aria-pressed", on ? "true" : "false");
     button.replaceChildren(icon(on ? "stop" : "mic"), el("span", {}, t(on ? "lv.stop" : "lv.start")));
-    for (const input of [...zoneInputs, ...levelInputs]) input.disabled = on;
+    for (const input of [...zoneInputs, ...levelInputs, ...sourceInputs]) input.disabled = on;
   };
+  const showEnded = (ended) => {
+    const time = formatDuration(ended.aired_s || 0);
+    if (ended.outcome === "preempted") show(t("lv.preempted", { why: ended.reason }), "bad");
+    else if (ended.outcome === "completed") {
+      show(t(ended.recording ? "lv.ended" : "lv.endedNoRecording", { time })
+        + (ended.gaps ? ` · ${t("lv.gaps", { n: ended.gaps })}` : ""), "ok");
+    } else show(t("lv.refused", { why: ended.reason || ended.outcome }), "bad");
+    say(state.textContent);
+  };
+
+  async function startGateway(zonesChosen, level) {
+    setTalking(true);
+    show(t("lv.connecting"));
+    let started;
+    try {
+      started = await (await api("/live", { method: "POST", json: {
+        zones: zonesChosen, level, source: "gateway" } })).json();
+    } catch (error) {
+      setTalking(false);
+      show(t("lv.refused", { why: errorText(error) }), "bad");
+      return;
+    }
+    talk = { gateway: started.id };
+    let waitsForRecording = 4; // the recording is kept a moment after the talk ends
+    const follow = async () => {
+      let now;
+      try {
+        now = await getJson(`/live/${encodeURIComponent(started.id)}`);
+      } catch {
+        if (talk?.gateway === started.id) talk = null;
+        setTalking(false);
+        meter.value = 0;
+        show(t("lv.lost"), "bad");
+        return;
+      }
+      meter.value = now.peak || 0;
+      elapsed.textContent = formatDuration(now.aired_s || 0);
+      if (now.state === "waiting") show(t("lv.warming"));
+      else if (now.state === "on_air") show(t("lv.onAirGateway"), "ok");
+      else if (now.outcome === "completed" && !now.recording && waitsForRecording-- > 0) {
+        show(t("lv.endedNoRecording", { time: formatDuration(now.aired_s || 0) }), "ok");
+      } else {
+        if (talk?.gateway === started.id) talk = null;
+        setTalking(false);
+        meter.value = 0;
+        showEnded(now);
+        return;
+      }
+      setTimeout(follow, GATEWAY_POLL_MS);
+    };
+    follow();
+  }
 
   async function start() {
     const chosen = zoneInputs.filter((i) => i.checked).map((i) => i.value);
     if (!chosen.length) { show(t("lv.noZone"), "bad"); return; }
     const level = levelInputs.find((i) => i.checked).value;
+    if (sourceInputs.find((i) => i.checked)?.value === "gateway") {
+      await startGateway(chosen.length === zones.length ? "all" : chosen, level);
+      return;
+    }
     let stream;
     let context;
     try {
@@ -135,13 +212,7 @@ async function render(container) {
         }, 500);
       } else if (event.event === "ended") {
         ended = true;
-        const time = formatDuration(event.aired_s || 0);
-        if (event.outcome === "preempted") show(t("lv.preempted", { why: event.reason }), "bad");
-        else if (event.outcome === "completed") {
-          show(t(event.recording ? "lv.ended" : "lv.endedNoRecording", { time })
-            + (event.gaps ? ` · ${t("lv.gaps", { n: event.gaps })}` : ""), "ok");
-        } else show(t("lv.refused", { why: event.reason || event.outcome }), "bad");
-        say(state.textContent);
+        showEnded(event);
       }
     };
     socket.onclose = (close) => {
@@ -155,7 +226,8 @@ async function render(container) {
 
   button.addEventListener("click", () => {
     if (talk) stopTalk();
-    else start();
+    // Not while a talk that was stopped is still ending (the gateway's says so shortly).
+    else if (button.getAttribute("aria-pressed") !== "true") start();
   });
 
   container.replaceChildren(el("section", { className: "view", id: "live" },
@@ -167,6 +239,10 @@ async function render(container) {
       el("div", { className: "choices" }, levelInputs.map((input) =>
         el("label", { className: "choice" }, input, t(`lv.level.${input.value}`)))),
       el("p", { className: "hint" }, t("lv.emergencyHint"))),
+    sourceInputs.length ? el("fieldset", { "data-checks": "live-source" },
+      el("legend", {}, t("lv.source")),
+      el("div", { className: "choices" }, sourceInputs.map((input) =>
+        el("label", { className: "choice" }, input, t(`lv.source.${input.value}`))))) : null,
     button,
     el("div", { className: "live-figures" }, meter, elapsed),
     state));

@@ -134,8 +134,9 @@ class Controller:
     """A controller (run_controller: coordinators and API on one loop, the front process)
     on a thread of the test's own, so that Selenium's blocking calls do not stall it."""
 
-    def __init__(self, data: Path, config: str = CONFIG) -> None:
+    def __init__(self, data: Path, config: str = CONFIG, *, inputs: int = 0) -> None:
         self.data = data
+        self.inputs = inputs  # the relay board's digital inputs
         self.config_text = config
         self.ready = threading.Event()
         self.runtime: Runtime | None = None
@@ -157,7 +158,7 @@ class Controller:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self.cabinet = SimulatedCabinet()
-        self.cabinet.add_relay_board(1, coils=8)
+        self.cabinet.add_relay_board(1, coils=8, inputs=self.inputs)
         port = await self.cabinet.start_tcp("127.0.0.1", 0)
         config = parse_config(self.config_text.format(data=self.data, port=port))
 

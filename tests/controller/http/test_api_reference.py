@@ -11,7 +11,7 @@ from controller.http.api_reference import BEGIN, DOC, END, METHODS, build_openap
 
 # The only endpoints that answer without a token: liveness, and the files field nodes fetch
 # by an unguessable token in the path.
-PUBLIC = {("get", "/api/v1/health"), ("get", "/media/{token}.wav"),
+PUBLIC = {("get", "/api/v1/health"), ("get", "/media/{token}.wav"), ("get", "/media/{token}.pcm"),
           ("get", "/media/{token}.bin"), ("post", "/api/v1/session")}
 ROLES = {"viewer", "operator", "technician", "admin"}
 

@@ -24,7 +24,7 @@ from tests.controller.http.browser import (
     screenshot,
     sign_in,
 )
-from tests.controller.http.test_live import api, live_records
+from tests.controller.http.test_live import LIVE_CONFIG, api, live_records
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +123,46 @@ def test_an_operator_talks_from_the_page(browser: Any, microphone_wav: Path,
         driver.delete_all_cookies()
         sign_in(driver, controller.url, "lan", "mat-khau-cua-lan")
         assert not driver.find_elements(By.CSS_SELECTOR, "a[href='#/live']")
+
+
+def test_a_technician_talks_through_the_gateway_microphone(browser: Any,
+                                                            tmp_path: Path) -> None:
+    """With broadcast.microphone set (arecord on ALSA's null device), a technician may pick
+    the gateway's microphone: the page starts the talk, shows it on air with its time, stops
+    it and says how it ended; an operator is not offered that microphone."""
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    with Controller(tmp_path / "data", LIVE_CONFIG) as controller:
+        make_user(controller, "tuan", "technician", "mat-khau-cua-tuan")
+        make_user(controller, "hoa", "operator", "mat-khau-cua-hoa")
+        sign_in(driver, controller.url, "tuan", "mat-khau-cua-tuan")
+        driver.get(f"{controller.url.rstrip('/')}/#/live")
+        wait_text(driver, "#live-state", "Chọn thôn")
+        sources = driver.find_elements(By.CSS_SELECTOR, "input[name=live-source]")
+        assert [s.get_attribute("value") for s in sources] == ["page", "gateway"]
+        check_axe(driver)
+        check_targets(driver)
+        for box in driver.find_elements(By.CSS_SELECTOR, "input[name=live-zone]"):
+            if box.get_attribute("value") == "minh-duc":
+                box.find_element(By.XPATH, "..").click()
+        sources[1].find_element(By.XPATH, "..").click()
+        driver.find_element(By.ID, "live-button").click()
+        wait_text(driver, "#live-state", "hãy nói vào micro ở tủ điều khiển")
+        assert controller.coil(ZONE_COILS["trung-tam"]) and not controller.coil(
+            ZONE_COILS["minh-duc"])
+        wait_text(driver, "#live-elapsed", "2 giây")  # aired_s, from the controller
+        driver.find_element(By.ID, "live-button").click()
+        text = wait_text(driver, "#live-state", "Đã phát xong")
+        assert "thư viện" in text, text
+        assert driver.find_element(By.ID, "live-button").get_attribute("aria-pressed") == "false"
+        (record,) = live_records(controller)
+        assert record["outcome"] == "completed" and record["zones"] == ["trung-tam"], record
+        assert record["reason"] == "stopped by tuan", record
+        assert record["title"] == "Phát trực tiếp (tuan)"
+
+        driver.delete_all_cookies()
+        sign_in(driver, controller.url, "hoa", "mat-khau-cua-hoa")
+        driver.get(f"{controller.url.rstrip('/')}/#/live")
+        wait_text(driver, "#live-state", "Chọn thôn")
+        assert not driver.find_elements(By.CSS_SELECTOR, "input[name=live-source]")
