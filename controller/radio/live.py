@@ -202,6 +202,19 @@ class LiveTalk:
             self._taps.append(tap)
         return tap
 
+    def share(self, chunk: bytes) -> None:
+        """A chunk going to the output now: counted, and to every listener."""
+        self.aired_frames += len(chunk) // FRAME_BYTES
+        self._recent.append(chunk)
+        if self.aired_frames <= TAP_OPENING_S * PCM_RATE:
+            self._opening.append(chunk)
+        elif self._opening:
+            self._opening = []
+        if any(tap.closed for tap in self._taps):
+            self._taps = [tap for tap in self._taps if not tap.closed]
+        for tap in self._taps:
+            tap.push(chunk)
+
     @property
     def listeners(self) -> int:
         return sum(not tap.closed for tap in self._taps)
@@ -237,16 +250,7 @@ class LiveTalk:
         try:
             async for chunk in self._paced():
                 recorder.write(chunk)
-                self.aired_frames += len(chunk) // FRAME_BYTES
-                self._recent.append(chunk)
-                if self.aired_frames <= TAP_OPENING_S * PCM_RATE:
-                    self._opening.append(chunk)
-                elif self._opening:
-                    self._opening = []
-                if any(tap.closed for tap in self._taps):
-                    self._taps = [tap for tap in self._taps if not tap.closed]
-                for tap in self._taps:
-                    tap.push(chunk)
+                self.share(chunk)
                 yield chunk
         finally:
             self._end_taps()
