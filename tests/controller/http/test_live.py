@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.conftest import require_program
 from tests.controller.http.browser import (
     CONFIG,
     SPOKEN,
@@ -251,6 +252,43 @@ def test_refusals_close_the_socket_with_a_code_and_a_reason(controller: Controll
         await first.close()
 
     asyncio.run(refusals())
+
+
+def test_a_talk_airs_through_an_alsa_device(tmp_path: Path, speech: np.ndarray,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same talk through aplay: an ALSA "file" PCM (alsa-lib's own plugin, over its null
+    PCM, so no sound card is needed) writes what aplay plays, which must be the speech."""
+    require_program("aplay")
+    captured = tmp_path / "alsa-out.raw"
+    extra = tmp_path / "asound.conf"
+    extra.write_text(f'pcm.communectl_capture {{\n  type file\n  slave.pcm "null"\n'
+                     f'  file "{captured}"\n  format "raw"\n}}\n')
+    # alsa-lib reads the listed files in turn: its own configuration, then ours.
+    monkeypatch.setenv("ALSA_CONFIG_PATH", f"/usr/share/alsa/alsa.conf:{extra}")
+    config = LIVE_CONFIG.replace('output = "file:air"', 'output = "communectl_capture"')
+    with Controller(tmp_path / "data", config) as running:
+        make_user(running, "hoa", "operator", "mat-khau-cua-hoa")
+
+        async def talk() -> dict[str, Any] | Closed:
+            socket, accepted = await open_talk(running, "hoa", "mat-khau-cua-hoa",
+                                               {"zones": ["minh-duc"], "level": "normal"})
+            assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
+            assert await socket.next() == {"event": "on_air"}
+            await send_pcm(socket, speech)
+            await socket.send({"type": "stop"})
+            ended = await socket.next(timeout_s=30)
+            await socket.close()
+            return ended
+
+        ended = asyncio.run(talk())
+        assert isinstance(ended, dict) and ended["outcome"] == "completed", ended
+    played = np.frombuffer(captured.read_bytes()[:captured.stat().st_size // 2 * 2],
+                           dtype="<i2")
+    peak, lag = correlate(played, speech)
+    print(f"\nlive talk through aplay: {len(played) / RATE:.2f} s written by ALSA of "
+          f"{len(speech) / RATE:.2f} s said, correlation peak {peak:.4f} at "
+          f"{lag / RATE * 1000:.0f} ms")
+    assert peak > 0.9, peak
 
 
 def test_the_gateway_microphone_is_a_second_source(controller: Controller) -> None:
