@@ -183,6 +183,11 @@ class MqttBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._limits = SourceLimits(settings.source_rate_per_s, settings.source_burst)
         self._reject_log = RejectLog(REJECT_LOG_INTERVAL_S)
+        # Day reports the broker holds, as far as we know (published, or seen retained), and
+        # the newest day the port reported: what _clear_day_reports works from.
+        self._day_reports: set[str] = set()
+        self._report_today: str | None = None
+        self._days_changed: asyncio.Event | None = None
 
     # -- the connection loop ---------------------------------------------------------------
 
@@ -190,6 +195,7 @@ class MqttBridge:
         backoff = BACKOFF_FIRST_S
         self._loop = asyncio.get_running_loop()
         self._event_ready = asyncio.Event()
+        self._days_changed = asyncio.Event()
         while not self._stopping:
             try:
                 async with self._new_client() as client:
@@ -248,6 +254,9 @@ class MqttBridge:
                                           accept_commands=self.settings.accept_commands,
                                           ha_discovery=self.settings.ha_discovery):
             await client.subscribe(topic, qos=1)
+        # Its own day reports, read once as they come retained after the subscription (QoS 0:
+        # nothing to queue), so that old ones left by an earlier run are cleared too.
+        await client.subscribe(topics.own_day_reports(self.root), qos=0)
         if self.settings.ha_discovery:
             await self._announce_to_home_assistant(client)
         self._published.clear()  # re-publish every retained state on this connection
@@ -255,6 +264,7 @@ class MqttBridge:
     async def _serve(self, client: aiomqtt.Client) -> None:
         tasks = [asyncio.create_task(self._publish_state(client)),
                  asyncio.create_task(self._publish_reports(client)),
+                 asyncio.create_task(self._clear_day_reports(client)),
                  asyncio.create_task(self._send_events(client)),
                  asyncio.create_task(self._receive(client))]
         try:
@@ -313,8 +323,41 @@ class MqttBridge:
                     if self._published.get(topic) != payload:
                         await self._publish(client, topic, payload, retain=True)
                         self._published[topic] = payload
+                self._reported_days([m.key for m in batch.messages if m.period == "day"])
                 wait_s = max(0.05, min(wait_s, batch.next_in_s))
             await asyncio.sleep(wait_s)
+
+    def _reported_days(self, days: list[str]) -> None:
+        """The port's newest day is today: a new one moves the window of day reports kept,
+        and the day that left it is to be cleared whether or not we saw it retained."""
+        assert self._days_changed is not None
+        self._day_reports.update(days)
+        if days and max(days) != self._report_today:
+            self._report_today = max(days)
+            self._day_reports.add(topics.day_leaving_window(self._report_today))
+        self._days_changed.set()
+
+    async def _clear_day_reports(self, client: aiomqtt.Client) -> None:
+        """Day reports before the last ``DAY_REPORTS_KEPT`` days, cleared from the broker with
+        an empty retained message on their topic (MQTT 3.1.1, 3.3.1.3: it removes the retained
+        message), which the gateway's mosquitto bridge carries to the province like any other
+        report. Month reports stay: the province's table reads them."""
+        assert self._days_changed is not None
+        while True:
+            await self._days_changed.wait()
+            self._days_changed.clear()
+            if self._report_today is None:
+                continue  # the first batch tells what today is
+            old = topics.expired_day_reports(self._day_reports, today=self._report_today)
+            for day in old:
+                topic = topics.report(self.root, "day", day)
+                await self._publish(client, topic, b"", retain=True)
+                self._day_reports.discard(day)
+                self._published.pop(topic, None)
+            if old:
+                log.info("day reports cleared from the broker: %d, %s to %s (kept: the last "
+                         "%d days to %s)", len(old), old[0], old[-1], topics.DAY_REPORTS_KEPT,
+                         self._report_today)
 
     def publish_event(self, record: dict[str, Any]) -> None:
         """Queue an alarm or event for ``{root}/events``; never blocks the caller, and may be
@@ -438,6 +481,14 @@ class MqttBridge:
                 self._spawn(self._announce_to_home_assistant(client))
         elif incoming.kind in ("circuit_set", "announce"):
             self._spawn(self._province_command(client, incoming))
+        elif incoming.kind == "report_day":
+            assert self._days_changed is not None
+            day = incoming.subject or ""
+            if incoming.data:
+                self._day_reports.add(day)
+                self._days_changed.set()
+            else:  # cleared, by us or by hand
+                self._day_reports.discard(day)
         elif incoming.kind == "ha_set":
             self._spawn(self._ha_command(incoming.subject or "", incoming.data))
         elif incoming.kind == "ha_schedule":

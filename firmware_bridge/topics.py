@@ -9,7 +9,9 @@ discovery are at the end (docs/mqtt.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -29,9 +31,9 @@ class Oversized(BadPayload):
 @dataclass(frozen=True)
 class Incoming:
     # circuit_set | announce | node_status | node_telemetry | node_ack | ha_status | ha_set
-    # | ha_schedule
+    # | ha_schedule | report_day
     kind: str
-    subject: str | None  # circuit or node id
+    subject: str | None  # circuit or node id, or a day report's day
     data: Any
 
 
@@ -106,10 +108,11 @@ def gateway_writes(root_: str) -> list[str]:
 
 def gateway_reads(root_: str) -> list[str]:
     """Every topic addressed to a gateway: commands (the province's and Home Assistant's)
-    and its field nodes."""
+    and its field nodes; and its own day reports, to learn which ones the broker still holds
+    (``own_day_reports``)."""
     return [circuit_set(root_, ANY), announce(root_), ha_set(root_, ANY),
             ha_schedule(root_, ANY), node_status(root_, ANY), node_telemetry(root_, ANY),
-            node_ack(root_, ANY)]
+            node_ack(root_, ANY), own_day_reports(root_)]
 
 
 def province_commands(root_: str) -> list[str]:
@@ -184,6 +187,11 @@ def parse_incoming(root_: str, topic: str, payload: bytes) -> Incoming:
         if not isinstance(data.get("id"), str) or not data["id"]:
             raise BadPayload("announce", 'an "id" (string) is required')
         return Incoming("announce", None, data)
+    if len(parts) == 3 and parts[0] == "report" and parts[1] == "day":
+        # Its own day report, retained on the broker (data: whether it holds one, or an
+        # empty message cleared it).
+        return Incoming("report_day", _day_key(parts[2]),
+                        bool(_bounded("report_day", payload)))
     if len(parts) == 3 and parts[0] == "node":
         node, leaf = parts[1], parts[2]
         if leaf == "status":
@@ -392,6 +400,10 @@ def _entity_slug(identifier: str) -> str:
 
 REPORT_SCHEMA = 1
 REPORT_PERIODS = ("day", "month")
+# A gateway keeps its day reports on the broker for the last this many local days, today
+# included, and clears older ones (docs/mqtt.md, "Reports for the province"); a month's
+# reports stay, since the province's table reads months.
+DAY_REPORTS_KEPT = 31
 
 
 @dataclass(frozen=True)
@@ -417,6 +429,38 @@ def report(root_: str, period: str, key: str) -> str:
     if period not in REPORT_PERIODS:
         raise ValueError(f"report period {period!r}: expected day or month")
     return f"{root_}/report/{period}/{key}"
+
+
+def own_day_reports(root_: str) -> str:
+    """What a gateway subscribes to (at QoS 0) to learn which of its day reports the broker
+    holds: they come retained right after the subscription, and its own publishes after."""
+    return report(root_, "day", ANY)
+
+
+def expired_day_reports(days: Iterable[str], *, today: str,
+                        kept_days: int = DAY_REPORTS_KEPT) -> list[str]:
+    """Those of ``days`` (day report keys, ``YYYY-MM-DD``) before the last ``kept_days``
+    local days up to ``today``, oldest first: the ones to clear."""
+    first_kept = (date.fromisoformat(today) - timedelta(days=kept_days - 1)).isoformat()
+    return sorted(day for day in days if day < first_kept)
+
+
+def day_leaving_window(today: str, *, kept_days: int = DAY_REPORTS_KEPT) -> str:
+    """The day that left the window when ``today`` began: cleared even if the gateway never
+    saw it retained (a local broker that lost its persistence, while the province's still
+    holds it)."""
+    return (date.fromisoformat(today) - timedelta(days=kept_days)).isoformat()
+
+
+def _day_key(key: str) -> str:
+    """A day report's key, which must be an ISO date: only those are ours to clear."""
+    try:
+        parsed = date.fromisoformat(key)
+    except ValueError:
+        raise BadPayload("report_day", f"{key[:40]!r} is not a day (YYYY-MM-DD)") from None
+    if parsed.isoformat() != key:  # fromisoformat also takes 20270314 and 2027-W11-1
+        raise BadPayload("report_day", f"{key[:40]!r} is not a day (YYYY-MM-DD)")
+    return key
 
 
 def fleet_report_subscriptions(prefix: str, month: str) -> list[str]:

@@ -103,10 +103,15 @@ async def test_a_gateway_reads_only_what_is_addressed_to_it(broker: int) -> None
     try:
         await publish(broker, "province", topics.announce(ngoc), '{"id": "to-ngoc"}')
         await publish(broker, "thieu-ngoc", topics.status(ngoc), "online")
+        await publish(broker, "thieu-ngoc", topics.report(ngoc, "day", "2027-03-14"), "{}")
         await publish(broker, "province", topics.announce(long_), '{"id": "to-long"}')
         await eventually(lambda: own.seen != [], "its own announcement")
+        # Its own day reports too: it clears the old ones it finds (docs/mqtt.md).
+        await publish(broker, "thieu-long", topics.report(long_, "day", "2027-03-14"), "{}")
+        await eventually(lambda: len(own.seen) == 2, "its own day report")
         await asyncio.sleep(SILENCE_S)
-        assert own.seen == [(topics.announce(long_), '{"id": "to-long"}')]
+        assert own.seen == [(topics.announce(long_), '{"id": "to-long"}'),
+                            (topics.report(long_, "day", "2027-03-14"), "{}")]
     finally:
         await own.stop()
 
@@ -146,5 +151,6 @@ def test_every_topic_a_gateway_publishes_or_reads_is_in_its_block() -> None:
     wanted = [f"topic write {t}" for t in topics.gateway_writes(long_)] + \
              [f"topic read {t}" for t in topics.gateway_reads(long_)]
     assert block.splitlines() == wanted
-    for topic in topics.subscriptions(long_, accept_commands=True, ha_discovery=False):
+    for topic in [*topics.subscriptions(long_, accept_commands=True, ha_discovery=False),
+                  topics.own_day_reports(long_)]:
         assert f"topic read {topic}" in block

@@ -1,15 +1,17 @@
 """The MQTT bridge against a real mosquitto: retained status and state, the last will,
 commands with their answers, Home Assistant discovery, field nodes and their commands, bad
-payloads counted and ignored, and a broker that dies and comes back. The topic codec itself is
-tested without a broker in test_topics.py."""
+payloads counted and ignored, a broker that dies and comes back, and old day reports cleared.
+The topic codec itself is tested without a broker in test_topics.py."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -17,7 +19,13 @@ import aiomqtt
 import pytest
 
 from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
-from firmware_bridge.topics import HaCircuit, HaCommand, ReportBatch
+from firmware_bridge.topics import (
+    DAY_REPORTS_KEPT,
+    HaCircuit,
+    HaCommand,
+    ReportBatch,
+    ReportMessage,
+)
 from tests.conftest import eventually, require_program
 
 pytestmark = pytest.mark.integration
@@ -321,3 +329,88 @@ async def test_outside_clients_see_the_gateway_and_cannot_crash_it(
         assert sent.returncode == 0
     await eventually(lambda: bridge.stats.malformed["circuit_set"] == 3, "three counted")
     assert port.commands == [] and bridge.stats.connected
+
+
+class ReportingPort(FakePort):
+    """Reports as the controller's feed makes them (controller/reports/province.py): today,
+    the day before and this month; ``today`` is the local date, moved by the test."""
+
+    def __init__(self, today: date) -> None:
+        super().__init__()
+        self.today = today
+
+    async def reports(self) -> ReportBatch:
+        days = (self.today, self.today - timedelta(days=1))
+        messages = [ReportMessage("day", d.isoformat(), {"schema": 1, "day": d.isoformat()})
+                    for d in days]
+        month = self.today.isoformat()[:7]
+        messages.append(ReportMessage("month", month, {"schema": 1, "month": month}))
+        return ReportBatch(messages, 3600.0)
+
+
+def day_topic(day: date, root: str = ROOT) -> str:
+    return f"{root}/report/day/{day.isoformat()}"
+
+
+async def held(port: int, topic_filter: str) -> set[str]:
+    """The topics under ``topic_filter`` that hold a retained message, as a newcomer finds
+    them (nothing more for 0.3 s after subscribing)."""
+    found: set[str] = set()
+    async with aiomqtt.Client("127.0.0.1", port) as client:
+        await client.subscribe(topic_filter, qos=1)
+        messages = aiter(client.messages)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                message = await asyncio.wait_for(anext(messages), 0.3)
+                assert message.retain and message.payload
+                found.add(str(message.topic))
+    return found
+
+
+async def test_day_reports_older_than_the_window_are_cleared(mosquitto: int) -> None:
+    today = date(2027, 3, 14)
+    other = "communectl/ha-trung"
+    # What an earlier run of this gateway left on the broker, 40 days of reports and two
+    # months, and another gateway's old day, which is not ours to clear.
+    async with aiomqtt.Client("127.0.0.1", mosquitto) as earlier:
+        for n in range(1, 41):
+            await earlier.publish(day_topic(today - timedelta(days=n)), '{"schema": 1}', qos=1,
+                                  retain=True)
+        for month in ("2027-01", "2027-02"):
+            await earlier.publish(f"{ROOT}/report/month/{month}", '{"schema": 1}', qos=1,
+                                  retain=True)
+        await earlier.publish(day_topic(date(2027, 1, 1), other), '{"schema": 1}', qos=1,
+                              retain=True)
+    port = ReportingPort(today)
+    bridge = MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{mosquitto}", prefix="communectl",
+                                       site_id="thieu-long", report_interval_s=0.05), port)
+
+    def kept(up_to: date) -> set[str]:
+        return {day_topic(up_to - timedelta(days=n)) for n in range(DAY_REPORTS_KEPT)}
+
+    months = {f"{ROOT}/report/month/{m}" for m in ("2027-01", "2027-02", "2027-03")}
+    async with Watcher(mosquitto, f"{ROOT}/report/day/+") as watcher:
+        task = asyncio.create_task(bridge.run())
+        try:
+            # Cleared as soon as the bridge has seen them retained and knows today.
+            expired = {day_topic(today - timedelta(days=n)) for n in range(31, 41)}
+            await eventually(lambda: {t for t, p, _ in watcher.seen if p == ""} >= expired,
+                             "the 10 days before the window cleared")
+            assert await held(mosquitto, f"{ROOT}/report/#") == kept(today) | months
+            # Days pass, one at a time: each new day pushes the oldest out.
+            for n in range(1, 6):
+                port.today = today + timedelta(days=n)
+                await eventually(lambda: watcher.last(day_topic(port.today)) not in (None, ""),
+                                 f"day {n} reported")
+                await eventually(lambda: watcher.last(day_topic(
+                    port.today - timedelta(days=DAY_REPORTS_KEPT))) == "",
+                                 f"the day leaving the window on day {n} cleared")
+            assert await held(mosquitto, f"{ROOT}/report/#") == \
+                kept(today + timedelta(days=5)) | months
+            assert await held(mosquitto, f"{other}/report/#") == {day_topic(date(2027, 1, 1),
+                                                                            other)}
+            assert bridge.stats.rejected == {} and bridge.stats.malformed == {}
+        finally:
+            await bridge.stop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

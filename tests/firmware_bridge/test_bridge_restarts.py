@@ -14,6 +14,9 @@ province-side subscriber. Each broker is restarted in turn:
   it airs once;
 - the gateway's broker back without its persistence file: the status and every retained state
   are there again, from the controller.
+
+And old day reports the controller clears on its broker are cleared at the province too: the
+bridge carries the empty retained message like any other report.
 """
 
 from __future__ import annotations
@@ -250,8 +253,17 @@ async def test_what_the_gateway_sends_while_the_province_is_down_arrives_once(
 
 
 async def test_after_the_gateways_broker_restarts_state_comes_again_and_commands_arrive(
-        link: Link) -> None:
+        link: Link, monkeypatch: pytest.MonkeyPatch) -> None:
     runtime = link.runtime
+    handed_over: list[str] = []  # the announcements the controller received, by id
+    port = runtime.bridge._port
+    take = port.announce
+
+    async def counted(command: dict[str, object]) -> str:
+        handed_over.append(str(command["id"]))
+        return await take(command)
+
+    monkeypatch.setattr(port, "announce", counted)
     statuses = len(link.watch.payloads(f"{ROOT}/status"))
     states = len(link.watch.payloads(f"{ROOT}/circuit/road-5/state"))
     link.local.stop()
@@ -290,7 +302,7 @@ async def test_after_the_gateways_broker_restarts_state_comes_again_and_commands
             {"state": "on", "duration_min": 30, "id": "after"}), qos=1)
     await eventually(lambda: link.watch.payloads(f"{ROOT}/circuit/road-5/set/ack") != [],
                      "the circuit command after it acknowledged")
-    handed = runtime.bridge.stats.received - 1  # the announcements the controller received
+    handed = len(handed_over)
     assert handed in (1, 2), runtime.bridge.stats.as_json()
     await eventually(lambda: len(link.watch.payloads(f"{ROOT}/announce/ack")) == handed,
                      "each announcement received acknowledged")
@@ -343,3 +355,18 @@ async def test_a_gateway_broker_back_without_its_persistence_gets_the_state_agai
     assert set(wanted) <= set(found), found
     assert found[f"{ROOT}/status"] == "online"
     assert state(found[f"{ROOT}/circuit/road-5/state"]) == "off"
+
+
+async def test_old_day_reports_cleared_at_the_gateway_are_gone_at_the_province(
+        link: Link) -> None:
+    # The controller's clock says 2026-11-26: the days kept are 2026-10-28 to 2026-11-26.
+    old, recent = f"{ROOT}/report/day/2026-10-01", f"{ROOT}/report/day/2026-11-20"
+    async with aiomqtt.Client("127.0.0.1", link.local.port) as earlier:  # an earlier run's
+        for topic in (old, recent):
+            await earlier.publish(topic, '{"schema": 1}', qos=1, retain=True)
+    await eventually(lambda: link.watch.payloads(old) == ['{"schema": 1}', ""],
+                     "the old day reported, then cleared, at the province")
+    held = await retained(link, recent, f"{ROOT}/report/day/2026-11-26")
+    assert held[recent] == '{"schema": 1}'
+    assert json.loads(held[f"{ROOT}/report/day/2026-11-26"])["day"] == "2026-11-26"
+    assert old not in held

@@ -5,6 +5,7 @@ payloads, and round trips. Pure: no broker, no I/O."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -108,6 +109,10 @@ def test_subscriptions_follow_the_settings(accept_commands: bool, ha_discovery: 
     (f"{ROOT}/circuit/cho/ha/set", b'{"state": "OFF"}',
      Incoming("ha_set", "cho", HaCommand("off", None))),
     (f"{ROOT}/circuit/cho/ha/schedule", b"PRESS", Incoming("ha_schedule", "cho", None)),
+    # Its own day reports, as the broker holds them: there, or cleared (an empty message).
+    (f"{ROOT}/report/day/2027-03-14", b'{"schema": 1}', Incoming("report_day", "2027-03-14",
+                                                                True)),
+    (f"{ROOT}/report/day/2027-03-14", b"", Incoming("report_day", "2027-03-14", False)),
 ])
 def test_every_incoming_kind_is_read(topic: str, payload: bytes, expected: Incoming) -> None:
     assert parse_incoming(ROOT, topic, payload) == expected
@@ -158,6 +163,14 @@ TOO_LARGE = b'{"id": "c1", "text": "' + b"x" * MAX_PAYLOAD_BYTES + b'"}'
     (f"{ROOT}/circuit/cho/ha/set", b'{"state": "on"}', "ha_set"),
     (f"{ROOT}/circuit/cho/ha/set", b'{"state": "ON", "brightness": 101}', "ha_set"),
     (f"{ROOT}/circuit/cho/ha/schedule", b"press", "ha_schedule"),
+    # A day report whose key is not a day is not one of ours to clear.
+    (f"{ROOT}/report/day/today", b"{}", "report_day"),
+    (f"{ROOT}/report/day/20270314", b"{}", "report_day"),
+    (f"{ROOT}/report/day/2027-W11-1", b"{}", "report_day"),
+    (f"{ROOT}/report/day/2027-02-30", b"{}", "report_day"),
+    (f"{ROOT}/report/day/2027-03-14", b"x" * 70_000, "report_day"),
+    (f"{ROOT}/report/month/2027-03", b"{}", "unknown_topic"),
+    (f"{ROOT}/report/day/2027-03-14/x", b"{}", "unknown_topic"),
 ])
 def test_malformed_messages_are_refused_by_kind(topic: str, payload: bytes, kind: str) -> None:
     with pytest.raises(BadPayload) as caught:
@@ -315,3 +328,30 @@ def test_the_province_announce_reaches_the_gateway_and_its_answer_comes_back() -
     assert incoming.kind == "announce" and incoming.data["id"] == "fleet-1"
     answer = parse_gateway_topic(PREFIX, topics.announce_ack(ROOT))
     assert answer == GatewayTopic(SITE, "announce_ack")
+
+
+# -- day reports kept: the last DAY_REPORTS_KEPT local days ------------------------------------
+
+@pytest.mark.parametrize(("today", "first_kept"), [
+    ("2027-03-31", "2027-03-01"),
+    ("2027-03-14", "2027-02-12"),
+    ("2027-01-15", "2026-12-16"),  # across a year
+    ("2028-03-01", "2028-01-31"),  # 2028 is a leap year: 29 days of February in between
+    ("2027-03-01", "2027-01-30"),
+])
+def test_day_reports_older_than_the_window_are_the_ones_to_clear(today: str,
+                                                                 first_kept: str) -> None:
+    first = date.fromisoformat(first_kept)
+    assert (date.fromisoformat(today) - first).days + 1 == topics.DAY_REPORTS_KEPT
+    days = [(first + timedelta(days=n)).isoformat() for n in range(-3, 31)]
+    assert topics.expired_day_reports(reversed(days), today=today) == days[:3]
+    assert topics.day_leaving_window(today) == days[2]
+
+
+def test_a_gateway_hears_its_own_day_reports_and_may_read_them() -> None:
+    own = topics.own_day_reports(ROOT)
+    assert matches(own, topics.report(ROOT, "day", "2027-03-14"))
+    assert not matches(own, topics.report(ROOT, "month", "2027-03"))
+    assert not matches(own, topics.report(topics.root(PREFIX, "ha-trung"), "day",
+                                          "2027-03-14"))
+    assert own in topics.gateway_reads(ROOT) and own in topics.gateway_writes(ROOT)
