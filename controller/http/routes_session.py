@@ -86,10 +86,22 @@ REFUSALS = {
 async def sign_in(body: SessionCreate, request: Request, response: Response,
                   runtime: RuntimeDep) -> SessionPublic:
     try:
-        opened = await runtime.accounts.sign_in(body.name.strip().lower(), body.password)
+        opened = await runtime.accounts.sign_in(body.name.strip().lower(), body.password,
+                                                address=client_address(request))
     except SignInRefused as refused:
         raise _refusal(refused, runtime) from None
     return _set_cookie(opened, request, response)
+
+
+def client_address(request: Request) -> str | None:
+    """The address of the client: the front's X-Forwarded-For when the request came through
+    it (on the Unix socket, which only the front reaches), else the peer's own address (the
+    API serving the port itself, where a client could write that header)."""
+    if request.client is not None and request.client.host:
+        return request.client.host
+    forwarded = request.headers.getlist("x-forwarded-for")
+    # The front appends its own last; whatever the client sent comes before it.
+    return forwarded[-1].split(",")[-1].strip() or None if forwarded else None
 
 
 @router.get("/session", summary="Who is signed in, and the session's CSRF secret")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from controller.errors import Conflict, InvalidInput, NotFound
@@ -21,6 +23,52 @@ from controller.platform.users import SignIn, User, UserBook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# Wrong passwords from one client address within ADDRESS_WINDOW beyond which its sign-ins wait
+# until the oldest of them is out of the window. The per-account delays and lock do not see a
+# guessing run that tries each user name a few times, nor someone locking every account from one
+# phone; this does, and refuses before the password is hashed.
+ADDRESS_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
+# Addresses remembered at most (the ones seen longest ago are forgotten first): a flood from
+# many addresses cannot grow this without bound.
+ADDRESSES_KEPT = 4096
+
+
+class AddressThrottle:
+    """Recent wrong passwords by client address, in memory (a restart forgets them; the
+    per-account counters are the ones kept in storage)."""
+
+    def __init__(self) -> None:
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
+
+    def retry_at(self, address: str, now: datetime) -> datetime | None:
+        """When ``address`` may try again, or None if it may now."""
+        failures = self._recent(address, now)
+        if failures is None or len(failures) < ADDRESS_FAILURES:
+            return None
+        return failures[0] + ADDRESS_WINDOW
+
+    def failed(self, address: str, now: datetime) -> None:
+        failures = self._recent(address, now)
+        if failures is None:
+            failures = self._failures[address] = deque(maxlen=ADDRESS_FAILURES)
+        failures.append(now)
+        self._failures.move_to_end(address)
+        while len(self._failures) > ADDRESSES_KEPT:
+            self._failures.popitem(last=False)
+
+    def _recent(self, address: str, now: datetime) -> deque[datetime] | None:
+        failures = self._failures.get(address)
+        if failures is None:
+            return None
+        while failures and failures[0] <= now - ADDRESS_WINDOW:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return None
+        return failures
 
 
 class SignInRefused(Exception):
@@ -57,15 +105,25 @@ class AccountService:
         # of sign-ins, a flood or a dozen phones at 7 o'clock, must queue rather than take
         # gigabytes of a gateway's memory at once.
         self._one_hash_at_a_time = asyncio.Semaphore(1)
+        self.addresses = AddressThrottle()
 
-    async def sign_in(self, name: str, password: str) -> Opened:
-        """A session for a right password; SignInRefused otherwise (nothing opened)."""
+    async def sign_in(self, name: str, password: str, *, address: str | None = None) -> Opened:
+        """A session for a right password; SignInRefused otherwise (nothing opened).
+        ``address`` is the client's: too many wrong passwords from it make it wait."""
         now = self._clock.now()
+        retry_at = None if address is None else self.addresses.retry_at(address, now)
+        if retry_at is not None:
+            log.warning("sign-in refused for %r from %s: too many wrong passwords from there",
+                        name, address)
+            raise SignInRefused(SignIn("wait", retry_at=retry_at))
         attempt = await self._hashing(self._users.sign_in, name, password, now=now)
         if attempt.outcome != "ok" or attempt.user is None:
+            if address is not None and attempt.outcome in ("wrong", "unknown"):
+                self.addresses.failed(address, now)
             # Logged for the technician (a guessing run shows here), not audited: the audit
             # trail holds changes people made, and a refused sign-in changed nothing they chose.
-            log.warning("sign-in refused for %r: %s", name, attempt.outcome)
+            log.warning("sign-in refused for %r%s: %s", name,
+                        "" if address is None else f" from {address}", attempt.outcome)
             raise SignInRefused(attempt)
         opened = await self._open(attempt.user)
         await self._trail.record(_actor(attempt.user), "session.open", attempt.user.name)

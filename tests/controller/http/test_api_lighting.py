@@ -221,7 +221,8 @@ async def test_status_at_a_glance(api_client: httpx.AsyncClient, role_headers: H
     assert status["site"].pop("sunrise").startswith("2026-11-27T06:1")
     assert status["site"] == {"id": "api-test", "name": "Xã Thử Nghiệm",
                               "timezone": "Asia/Ho_Chi_Minh", "latitude": 19.87,
-                              "longitude": 105.71, "local_time": "2026-11-26T12:00:00+07:00"}
+                              "longitude": 105.71, "local_time": "2026-11-26T12:00:00+07:00",
+                              "microphone": False}
     assert [c["id"] for c in status["circuits"]] == ["road-5", "road-6"]
     assert [d["id"] for d in status["devices"]] == ["relay-1"]
     assert (status["zones"], status["nodes"], status["broadcast"]) == ([], [], None)

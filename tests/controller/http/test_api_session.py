@@ -115,6 +115,32 @@ async def test_wrong_passwords_slow_down_then_lock_the_account_for_everyone(
     assert (await sign_in(lan)).status_code == 200
 
 
+async def test_many_wrong_passwords_from_one_address_make_it_wait_not_the_others(
+        lan: httpx.AsyncClient, api_app: FastAPI, api_clock: FakeClock) -> None:
+    """A guessing run over many user names, a few tries each: no account is locked by it,
+    the address is; the same person from another address signs in."""
+    from controller.platform.accounts import ADDRESS_FAILURES, ADDRESS_WINDOW
+
+    def from_address(host: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=api_app, client=(host, 4321)),
+                                 base_url="http://testserver/api/v1")
+
+    async with from_address("10.0.0.66") as guesser, from_address("10.0.0.7") as office:
+        for n in range(ADDRESS_FAILURES):
+            answer = await sign_in(guesser, name=f"user{n % 7}", password=f"guess-{n}")
+            assert answer.status_code == 401, (n, answer.text)
+        waiting = await sign_in(guesser)  # lan's right password, from there
+        assert (waiting.status_code, waiting.json()["error"]["code"]) == (429, "slow_down")
+        assert int(waiting.headers["retry-after"]) == ADDRESS_WINDOW.total_seconds()
+        assert (await sign_in(office)).status_code == 200  # lan herself, from the office
+        await api_clock.advance(ADDRESS_WINDOW.total_seconds() / 2)
+        assert (await sign_in(guesser)).status_code == 429
+        await api_clock.advance(ADDRESS_WINDOW.total_seconds() / 2)
+        assert (await sign_in(guesser)).status_code == 200  # the oldest failures are gone
+    # The one on the loopback (as the other tests) was never counted.
+    assert (await sign_in(lan)).status_code == 200
+
+
 async def test_sign_out_here_and_everywhere(lan: httpx.AsyncClient, api_app: FastAPI) -> None:
     csrf = csrf_of(await sign_in(lan))
     async with browser(api_app) as phone, browser(api_app) as office:
