@@ -98,6 +98,10 @@ class StorageConfig(_Frozen):
     """Events, audit and broadcast log older than this are pruned."""
 
 
+# Listen addresses meaning "every interface", which no client can connect to as such.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
 class ApiConfig(_Frozen):
     host: str = "0.0.0.0"
     """Address the HTTP API and the dashboard listen on."""
@@ -105,7 +109,8 @@ class ApiConfig(_Frozen):
     """Port of the HTTP API and the dashboard (0: any free port)."""
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/]+$")
     """How field nodes reach this gateway (they fetch broadcast audio from it), e.g.
-    "http://192.168.1.10:8080"; default: host and port above."""
+    "http://192.168.1.10:8080"; default: host and port above, which must then be an address
+    (zones with nodes need one when host is "0.0.0.0")."""
     front_process: bool = True
     """HTTP in a process of its own, so that a flood of requests cannot delay a relay or a
     broadcast (about 40 MiB more); false: one process, for a board with little memory and few
@@ -397,7 +402,8 @@ class TalkButtonConfig(_Frozen):
     zones: list[str] | Literal["all"] = "all"
     """Zone ids, or "all"."""
     level: Literal["normal", "priority", "emergency"] = "normal"
-    """"emergency" cuts into whatever plays; "normal" and "priority" wait for a free air."""
+    """"emergency" cuts into whatever plays; "normal" and "priority" are refused while
+    anything is on air (press again once it is free)."""
     poll_ms: int = Field(default=200, ge=50, le=2000)
     """How often the input is read (each read is one short Modbus request on the bus)."""
     pressed_reads: Literal["closed", "open"] = "closed"
@@ -429,6 +435,9 @@ class BroadcastConfig(_Frozen):
     microphone: str = ""
     """A microphone on the gateway for live talks: its ALSA capture device ("default",
     "plughw:1,0"), read with arecord; empty: none."""
+    microphone_max_min: int = Field(default=30, ge=1, le=240)
+    """A talk from the gateway's microphone ends after this many minutes: nobody holds a
+    microphone open that long, but a phone that lost its link or a stuck button might."""
     talk_button: TalkButtonConfig | None = None
     """A push-to-talk button for the gateway's microphone: { device, input, zones, level }."""
 
@@ -804,6 +813,8 @@ def validate_config(raw: dict[str, Any], *, source: str = "<config>") -> Config:
         problems += item_problems
         if item is not None:
             typed[key] = item
+        else:  # the checks across sections do not judge its defaults
+            broken_ids[key] = {key}
     for key, model in _LISTS.items():
         if key not in raw:
             continue
@@ -978,6 +989,13 @@ def cross_check(config: Config, *,
         for zone_id in [] if broadcast.zones == "all" else broadcast.zones:
             if zone_id not in zones:
                 problems.append(f"{at('broadcast_programs', i)}.zones: unknown zone {zone_id!r}")
+    node_zones = [z.id for z in config.zones if z.nodes]
+    if node_zones and "api" not in broken and config.api.public_url is None \
+            and config.api.host in WILDCARD_HOSTS:
+        problems.append(
+            f"api.public_url: the field nodes of {', '.join(node_zones)} fetch their audio "
+            f"from the gateway at this address, and host {config.api.host!r} is none they can "
+            f'reach: give the one they use, e.g. "http://192.168.1.10:{config.api.port or 8080}"')
     if config.broadcast.talk_button is not None:
         problems += _talk_button_problems(config, config.broadcast.talk_button, kinds, zones,
                                           broken_devices)

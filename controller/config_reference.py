@@ -64,9 +64,11 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("[broadcast]", BroadcastConfig, "The commune radio."),
     ("[broadcast.talk_button]", TalkButtonConfig,
      ("A push-to-talk button on a relay board's digital input for the gateway's microphone "
-      "(broadcast.microphone): held, it airs live in its zones; released, the talk ends. A "
-      "button held at start-up, or still held after its talk ended (cut by an emergency, "
-      "refused), waits for a release; a board that does not answer for 2 s ends the talk.")),
+      "(broadcast.microphone): held, it airs live in its zones; released (two reads in a "
+      "row), the talk ends. A button held at start-up, or still held after its talk ended "
+      "(cut by an emergency, refused), waits for a release; a board that has not answered "
+      "for 2 s ends the talk at its next failed read, and is then read less often, up to "
+      "every 30 s.")),
     ("[[broadcast_programs]]", BroadcastProgramConfig,
      "Recurring broadcasts; they seed storage like lighting programmes."),
     ("[mqtt]", MqttConfig, ("The broker: field nodes, Home Assistant, the province. Absent: no "

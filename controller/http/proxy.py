@@ -13,6 +13,10 @@ imported here only.
 - One upstream connection per client request at most, with no pool limit: a slow client holds
   its own connection, never the others' (a bounded pool let 100 slow uploads block the API).
 - A client that stops sending its body for ``BODY_IDLE_TIMEOUT_S`` gets 408.
+- An answer without a length (a stream: a live talk to a field node, a talk's events) is
+  dropped upstream as soon as its client goes away: the ASGI server only tells of it through
+  ``receive()``, and its ``send`` would otherwise keep taking chunks for nobody until the
+  stream ends on its own.
 """
 
 from __future__ import annotations
@@ -158,8 +162,10 @@ class UpstreamProxy:
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": [(k, v) for k, v in response.headers.raw
                                     if k.lower() not in NOT_RETURNED]})
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if b"content-length" in (k.lower() for k, _ in response.headers.raw):
+                await _pump(response, send)
+            elif not await _pump_while_connected(response, send, receive):
+                return 499  # the client went away (the upstream is closed below)
             await send({"type": "http.response.body", "body": b""})
         except httpx.HTTPError as exc:
             # The status line is out: all that can be done is to cut the answer short, which
@@ -184,3 +190,31 @@ class UpstreamProxy:
                 yield message["body"]
             if not message.get("more_body", False):
                 return
+
+
+async def _pump(response: httpx.Response, send: Any) -> None:
+    async for chunk in response.aiter_raw():
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _pump_while_connected(response: httpx.Response, send: Any, receive: Any) -> bool:
+    """The answer's chunks until it ends (True) or its client goes away (False)."""
+    pumping = asyncio.create_task(_pump(response, send))
+    gone = asyncio.create_task(_disconnected(receive))
+    try:
+        await asyncio.wait({pumping, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not pumping.done():
+            pumping.cancel()
+        await asyncio.gather(pumping, gone, return_exceptions=True)
+    if pumping.cancelled():
+        return False
+    pumping.result()  # an upstream error propagates as it did
+    return True
+
+
+async def _disconnected(receive: Any) -> None:
+    """Returns when the client has gone (the request's body, if any, is read by then)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from controller.http.context import RuntimeDep
 from controller.http.errors import not_found
-from controller.nodes.node_zones import LiveListener
+from controller.nodes.node_zones import LiveAudio
 from controller.runtime import Runtime
 from drivers.audio import streaming_wav_header
 
@@ -34,7 +34,7 @@ router = APIRouter(tags=["radio"])
 async def media(token: str, runtime: RuntimeDep) -> Response:
     talk = runtime.media_shelf.live(token)
     if talk is not None:
-        return StreamingResponse(_live_stream(talk.listen(), streaming_wav_header()),
+        return StreamingResponse(_live_stream(talk, streaming_wav_header()),
                                  media_type="audio/wav", headers={"cache-control": "no-store"})
     return FileResponse(_offered(runtime, token), media_type="audio/wav")
 
@@ -48,11 +48,14 @@ async def live_pcm(token: str, runtime: RuntimeDep) -> StreamingResponse:
     talk = runtime.media_shelf.live(token)
     if talk is None:
         raise not_found("media", token)
-    return StreamingResponse(_live_stream(talk.listen()), media_type="application/octet-stream",
+    return StreamingResponse(_live_stream(talk), media_type="application/octet-stream",
                              headers={"cache-control": "no-store"})
 
 
-async def _live_stream(listener: LiveListener, header: bytes = b"") -> AsyncIterator[bytes]:
+async def _live_stream(talk: LiveAudio, header: bytes = b"") -> AsyncIterator[bytes]:
+    # Listening starts with the body, not before: a client gone before its body started
+    # leaves no listener behind.
+    listener = talk.listen()
     try:
         if header:
             yield header

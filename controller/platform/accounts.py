@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-# Wrong passwords from one client address within ADDRESS_WINDOW beyond which its sign-ins wait
+# Refused sign-ins from one client address within ADDRESS_WINDOW beyond which its sign-ins wait
 # until the oldest of them is out of the window. The per-account delays and lock do not see a
 # guessing run that tries each user name a few times, nor someone locking every account from one
 # phone; this does, and refuses before the password is hashed.
@@ -50,11 +50,21 @@ class AddressThrottle:
             return None
         return failures[0] + ADDRESS_WINDOW
 
+    def succeeded(self, address: str, at: datetime) -> None:
+        """The attempt counted at ``at`` had the right password: it is not a failure."""
+        failures = self._failures.get(address)
+        if failures is not None and at in failures:
+            failures.remove(at)
+
     def failed(self, address: str, now: datetime) -> None:
         failures = self._recent(address, now)
         if failures is None:
             failures = self._failures[address] = deque(maxlen=ADDRESS_FAILURES)
         failures.append(now)
+        if len(failures) == ADDRESS_FAILURES:
+            log.warning("sign-ins from %s wait until %s: %d refused within %d minutes",
+                        address, (failures[0] + ADDRESS_WINDOW).isoformat(timespec="seconds"),
+                        ADDRESS_FAILURES, ADDRESS_WINDOW.total_seconds() // 60)
         self._failures.move_to_end(address)
         while len(self._failures) > ADDRESSES_KEPT:
             self._failures.popitem(last=False)
@@ -113,13 +123,17 @@ class AccountService:
         now = self._clock.now()
         retry_at = None if address is None else self.addresses.retry_at(address, now)
         if retry_at is not None:
-            log.warning("sign-in refused for %r from %s: too many wrong passwords from there",
-                        name, address)
+            # Logged once, when the address reached its limit (AddressThrottle.failed): not a
+            # line per attempt of a guessing run.
             raise SignInRefused(SignIn("wait", retry_at=retry_at))
+        if address is not None:
+            # Counted before the hash and forgiven after a right password: attempts sent all
+            # at once each take their place (they queue for the one hash at a time).
+            self.addresses.failed(address, now)
         attempt = await self._hashing(self._users.sign_in, name, password, now=now)
+        if attempt.outcome == "ok" and address is not None:
+            self.addresses.succeeded(address, now)
         if attempt.outcome != "ok" or attempt.user is None:
-            if address is not None and attempt.outcome in ("wrong", "unknown"):
-                self.addresses.failed(address, now)
             # Logged for the technician (a guessing run shows here), not audited: the audit
             # trail holds changes people made, and a refused sign-in changed nothing they chose.
             log.warning("sign-in refused for %r%s: %s", name,

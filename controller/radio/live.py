@@ -72,6 +72,9 @@ class LiveTap:
     def __init__(self, backlog: list[bytes]) -> None:
         self._queue: deque[bytes] = deque(backlog)
         self._queued = sum(len(chunk) for chunk in backlog)
+        # Until the first read the backlog (the talk's opening, up to TAP_OPENING_S) is kept
+        # whole: a chunk that airs before the listener reads must not cut its first words.
+        self._limit = self._queued + bytes_of(TAP_MAX_QUEUE_S)
         self._ready = asyncio.Event()
         self._ready.set()
         self._ended = False
@@ -81,7 +84,7 @@ class LiveTap:
     def push(self, chunk: bytes) -> None:
         self._queue.append(chunk)
         self._queued += len(chunk)
-        while self._queued > bytes_of(TAP_MAX_QUEUE_S) and len(self._queue) > 1:
+        while self._queued > self._limit and len(self._queue) > 1:
             oldest = self._queue.popleft()
             self._queued -= len(oldest)
             self.dropped_bytes += len(oldest)
@@ -106,6 +109,7 @@ class LiveTap:
                 data = b"".join(self._queue)
                 self._queue.clear()
                 self._queued = 0
+                self._limit = bytes_of(TAP_MAX_QUEUE_S)
                 yield data
             # Not "elif": the end may have come with the last chunks, in the same wake.
             if self._ended and not self._queue:

@@ -471,6 +471,8 @@ class RadioService:
         if request.source == "gateway":
             process = await self._open_microphone(microphone)
             self._keep_task(feed_from_process(talk, process))
+            self._keep_task(self._limit_gateway_talk(
+                talk, self._config.broadcast.microphone_max_min))
         self._talks[talk.id] = talk
         self._broadcasts.request_live(item, talk)
         self._keep_task(self._after_talk(talk))
@@ -501,6 +503,22 @@ class RadioService:
         advice = "wait for it to end" if busy.level == "emergency" else \
             "wait for it to end, stop it, or speak at the emergency level"
         raise Conflict(f"{_described(busy)} {state}: {advice}", parts=("level",))
+
+    async def _limit_gateway_talk(self, talk: LiveTalk, minutes: int) -> None:
+        """End a talk from the gateway's microphone after ``minutes``: unlike a phone's, whose
+        stream ends when its page goes, arecord would go on for ever."""
+        sleeping = asyncio.ensure_future(self._clock.sleep(minutes * 60))
+        ended = asyncio.ensure_future(talk.ended.wait())
+        try:
+            await asyncio.wait({sleeping, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            ended.cancel()
+        if not talk.ended.is_set() and not talk.closed:
+            log.warning("live talk %s from the gateway's microphone ends: it lasted %d min "
+                        "(broadcast.microphone_max_min)", talk.id, minutes)
+            talk.close(f"the longest a talk from the gateway's microphone lasts "
+                       f"({minutes} min)")
 
     async def _open_microphone(self, device: str) -> asyncio.subprocess.Process:
         command = ["arecord", "-q", "-t", "raw", "-f", "S16_LE", "-r", str(PCM_RATE),

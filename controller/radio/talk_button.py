@@ -12,8 +12,15 @@ on the bus with the lighting's and the radio's own. What makes it safe to leave 
   never keeps re-opening the microphone.
 - At start-up the button must be seen released once before a press counts, for the same
   reason after a power cut.
-- When the board stops answering during a talk, the talk ends after ``LOST_BUTTON_S``: a
-  button that cannot be read cannot be released either.
+- When the board stops answering during a talk, the talk ends at the first failed read that
+  comes ``LOST_BUTTON_S`` or more after the last good one (a failed read itself takes the
+  bus's timeout and retries): a button that cannot be read cannot be released either. While
+  the board does not answer, it is read less and less often (up to every ``OFFLINE_POLL_MAX_S``),
+  so that its retries do not hold the bus that the lighting shares.
+- A release counts when two reads in a row say so: one noisy read on a long RS-485 line does
+  not cut a talk short.
+- Only a free air takes a press: a normal or priority talk is refused while anything is on air
+  (as from the page), and the press must be released and made again once it is free.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ log = logging.getLogger(__name__)
 BUTTON_ACTOR = Actor(name="talk-button", role="technician")
 # A talk whose button cannot be read for this long ends.
 LOST_BUTTON_S = 2.0
+# Reads that say "released", in a row, that end a talk.
+RELEASED_READS = 2
+# While the board does not answer: the wait between reads doubles from the poll up to this.
+OFFLINE_POLL_MAX_S = 30.0
 
 StartTalk = Callable[[LiveStart, Actor], Awaitable[LiveTalk]]
 
@@ -51,13 +62,20 @@ class TalkButton:
         self.presses = 0
         self.refusals = 0
         self._armed = False  # seen released since start-up or since its last talk
-        self._unread_since: float | None = None
+        self._released_reads = 0
+        self._last_read_at: float | None = None  # monotonic, of the last good read
+        self._failed_reads = 0
 
     async def run(self) -> None:
-        interval_s = self._setting.poll_ms / 1000
         while True:
             await self.poll()
-            await self._clock.sleep(interval_s)
+            await self._clock.sleep(self.next_poll_s())
+
+    def next_poll_s(self) -> float:
+        interval_s = self._setting.poll_ms / 1000
+        if not self._failed_reads:
+            return interval_s
+        return min(interval_s * 2 ** min(self._failed_reads, 16), OFFLINE_POLL_MAX_S)
 
     async def poll(self) -> None:
         """Read the button once and act on it."""
@@ -66,19 +84,24 @@ class TalkButton:
         if talk is not None and talk.end is not None:
             self.talk = talk = None  # it ended without the button (preempted, stopped)
         if pressed is None:
-            if talk is not None and self._unread_since is not None and \
-                    self._clock.monotonic() - self._unread_since >= LOST_BUTTON_S:
+            last = self._last_read_at
+            if talk is not None and (
+                    last is None or self._clock.monotonic() - last >= LOST_BUTTON_S):
                 log.warning("talk button: %s does not answer; the talk ends",
                             self._setting.device)
                 talk.close(f"the talk button on {self._setting.device} cannot be read")
                 self.talk = None
             return
         if not pressed:
+            self._released_reads += 1
+            if self._released_reads < RELEASED_READS:
+                return
             self._armed = True
             if talk is not None:
                 talk.close("the talk button was released")
                 self.talk = None
             return
+        self._released_reads = 0
         if talk is None and self._armed:
             self._armed = False  # one press, one talk
             await self._start()
@@ -90,10 +113,10 @@ class TalkButton:
                                               lambda board: board.read_inputs())
         except DeviceError:
             # The device manager logs the board going offline and back, and keeps its health.
-            if self._unread_since is None:
-                self._unread_since = self._clock.monotonic()
+            self._failed_reads += 1
             return None
-        self._unread_since = None
+        self._failed_reads = 0
+        self._last_read_at = self._clock.monotonic()
         closed = bool(inputs[index])
         return closed if self._setting.pressed_reads == "closed" else not closed
 

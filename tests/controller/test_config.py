@@ -128,3 +128,15 @@ def test_check_command_prints_a_summary(tmp_path: Path) -> None:
     assert result.stdout.startswith("config OK:")
     assert "sunset" in result.stdout
     assert len(result.stdout.splitlines()) < 25
+
+
+def test_node_zones_need_an_address_the_nodes_can_reach() -> None:
+    text = MINIMAL + '[[zones]]\nid = "thon-dong"\nnodes = ["spk-1"]\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, source="bad.toml")
+    (line,) = caught.value.lines()
+    assert line.startswith("bad.toml: api.public_url: the field nodes of thon-dong fetch"), line
+    fixed = text + '[api]\npublic_url = "http://192.168.1.10:8080"\n'
+    assert parse_config(fixed).api.public_url == "http://192.168.1.10:8080"
+    on_one_address = text + '[api]\nhost = "192.168.1.10"\n'
+    assert parse_config(on_one_address).api.host == "192.168.1.10"

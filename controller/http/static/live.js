@@ -35,6 +35,7 @@ addWords({
     "lv.source": "Nói vào micro nào", "lv.source.page": "Micro của máy này",
     "lv.source.gateway": "Micro ở tủ điều khiển",
     "lv.onAirGateway": "Đang phát — hãy nói vào micro ở tủ điều khiển",
+    "lv.lostGateway": "Mất kết nối — micro ở tủ vẫn đang phát. Bấm Dừng phát để tắt.",
   },
   en: {
     "lv.title": "Live", "lv.zones": "Zones", "lv.level": "Level",
@@ -56,18 +57,34 @@ addWords({
     "lv.source": "Microphone", "lv.source.page": "This device's microphone",
     "lv.source.gateway": "The gateway's microphone",
     "lv.onAirGateway": "On air — speak into the gateway's microphone",
+    "lv.lostGateway": "Connection lost — the gateway's microphone is still on air. Press Stop.",
   },
 });
 
 let talk = null; // the talk in progress: {socket, context, stream, timer} or {gateway: id}
 
+const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/** Ask the controller to end a gateway talk, again on a network error (a stop that is lost
+ * would leave the microphone on air); an answer, even a refusal, ends the tries. */
+async function stopGatewayTalk(id) {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      await api(`/live/${encodeURIComponent(id)}/stop`, { method: "POST" });
+      return;
+    } catch (error) {
+      if (error.status) return;
+      await wait(1000);
+    }
+  }
+}
+
 function stopTalk() {
   if (!talk) return;
   if (talk.gateway) {
-    // The gateway's microphone: the view keeps following the talk until it says how it ended.
-    const id = talk.gateway;
-    talk = null;
-    api(`/live/${encodeURIComponent(id)}/stop`, { method: "POST" }).catch(() => {});
+    // The gateway's microphone: the view keeps following the talk until it says how it
+    // ended, and keeps the Stop button until then (pressing it again asks again).
+    stopGatewayTalk(talk.gateway);
     return;
   }
   const { socket, context, stream, timer } = talk;
@@ -128,33 +145,45 @@ async function render(container) {
       show(t("lv.refused", { why: errorText(error) }), "bad");
       return;
     }
-    talk = { gateway: started.id };
+    const current = { gateway: started.id };
+    talk = current;
+    let failures = 0;
     let waitsForRecording = 4; // the recording is kept a moment after the talk ends
     const follow = async () => {
       let now;
       try {
         now = await getJson(`/live/${encodeURIComponent(started.id)}`);
-      } catch {
-        if (talk?.gateway === started.id) talk = null;
-        setTalking(false);
-        meter.value = 0;
-        show(t("lv.lost"), "bad");
+        failures = 0;
+      } catch (error) {
+        if (error.status === 404) now = null; // forgotten (a restart): nothing is on air
+        else {
+          // The talk goes on at the gateway whatever the phone's link does: say so, keep
+          // the Stop button, and keep asking, less often.
+          failures += 1;
+          if (failures >= 3) show(t("lv.lostGateway"), "bad");
+          setTimeout(follow, GATEWAY_POLL_MS * Math.min(failures, 10));
+          return;
+        }
+      }
+      if (now) {
+        meter.value = now.peak || 0;
+        elapsed.textContent = formatDuration(now.aired_s || 0);
+        if (now.state === "waiting") show(t("lv.warming"));
+        else if (now.state === "on_air") show(t("lv.onAirGateway"), "ok");
+      }
+      if (now && now.state !== "ended") {
+        setTimeout(follow, GATEWAY_POLL_MS);
         return;
       }
-      meter.value = now.peak || 0;
-      elapsed.textContent = formatDuration(now.aired_s || 0);
-      if (now.state === "waiting") show(t("lv.warming"));
-      else if (now.state === "on_air") show(t("lv.onAirGateway"), "ok");
-      else if (now.outcome === "completed" && !now.recording && waitsForRecording-- > 0) {
-        show(t("lv.endedNoRecording", { time: formatDuration(now.aired_s || 0) }), "ok");
-      } else {
-        if (talk?.gateway === started.id) talk = null;
-        setTalking(false);
-        meter.value = 0;
-        showEnded(now);
+      if (now && now.outcome === "completed" && !now.recording && waitsForRecording-- > 0) {
+        setTimeout(follow, GATEWAY_POLL_MS);
         return;
       }
-      setTimeout(follow, GATEWAY_POLL_MS);
+      if (talk === current) talk = null;
+      setTalking(false);
+      meter.value = 0;
+      if (now) showEnded(now);
+      else show(t("lv.lost"), "bad");
     };
     follow();
   }
@@ -251,6 +280,15 @@ async function render(container) {
 // Leaving the view ends the talk (the microphone is not left open behind another view).
 window.addEventListener("hashchange", () => {
   if (!location.hash.startsWith("#/live")) stopTalk();
+});
+// So does closing the page: a gateway talk is asked to stop by a request that outlives the
+// page (fetch's keepalive; the controller also ends such a talk after
+// broadcast.microphone_max_min).
+window.addEventListener("pagehide", () => {
+  if (!talk?.gateway) return;
+  fetch(`/api/v1/live/${encodeURIComponent(talk.gateway)}/stop`, {
+    method: "POST", keepalive: true, credentials: "same-origin",
+    headers: { "X-CSRF-Token": session()?.csrf || "" } }).catch(() => {});
 });
 
 registerView({ id: "live", icon: "mic", title: "lv.title", minRole: "operator", render });

@@ -239,3 +239,39 @@ def test_an_emergency_cuts_the_talk_on_the_nodes_too(
     assert emergency["level"] == "emergency" and "url" in emergency["parts"][0]
     # The node heard the talk until it was cut, a second or more.
     assert len(node.streams[0]) > RATE * 2
+
+
+def test_a_node_that_goes_away_is_forgotten_at_once(
+        controller: Controller, mosquitto: int, speech: np.ndarray) -> None:  # noqa: F811
+    """A receiver on a flaky link that drops its stream (and comes back on a new one) must
+    not hold the old one open in the front and in the talk until the talk ends."""
+    runtime = controller.runtime
+    assert runtime is not None
+
+    async def talk() -> None:
+        async with StreamingNode(mosquitto, "spk-1") as node, StreamingNode(mosquitto, "spk-2"):
+            await eventually(lambda: len(runtime.nodes()) == len(NODES), "nodes registered")
+            socket, accepted = await open_talk(controller, "hoa", "mat-khau-cua-hoa",
+                                               {"zones": ["thon-dong"], "level": "normal"})
+            assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
+            assert await socket.next() == {"event": "on_air"}
+            sending = asyncio.create_task(send_pcm(socket, np.tile(speech, 3)))
+            await eventually(lambda: bool(node.streams and len(node.streams[0]) > RATE),
+                             "the node hears the talk", timeout_s=20)
+            (on_air,) = [t for t in runtime.radio_service._talks.values() if t.end is None]
+            assert on_air.listeners == 2
+            url = node.commands[0]["parts"][0]["pcm"]
+            async with httpx.AsyncClient(trust_env=False) as client, \
+                    client.stream("GET", url) as answer:
+                async for _ in answer.aiter_raw():
+                    break
+                assert on_air.listeners == 3
+            # The connection dropped.
+            await eventually(lambda: on_air.listeners == 2, "the dropped stream forgotten",
+                             timeout_s=3)
+            sending.cancel()
+            with contextlib.suppress(BaseException):
+                await sending
+            await socket.close()
+
+    asyncio.run(talk())

@@ -119,3 +119,11 @@ def test_listeners_get_what_airs_after_they_came_and_end_with_the_output() -> No
     assert first_piece(first).endswith(b"\x07\x00" * (CHUNK // 2))
     late = talk.listen()  # after the air: what is left, then the end
     assert first_piece(late)
+
+
+def test_a_chunk_before_the_first_read_keeps_the_whole_opening() -> None:
+    talk, chunks = aired_talk(TAP_OPENING_S * 0.75)  # more than the 0.5 s bound
+    tap = talk.listen()
+    more = b"\x09\x00" * (CHUNK // 2)
+    tap.push(more)  # aired before the node's first read
+    assert first_piece(tap) == b"".join(chunks) + more

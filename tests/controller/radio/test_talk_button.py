@@ -22,7 +22,13 @@ from controller.platform.audit import Actor
 from controller.platform.clock import FakeClock, SystemClock
 from controller.platform.devices import DeviceManager
 from controller.radio.requests import LiveStart
-from controller.radio.talk_button import BUTTON_ACTOR, LOST_BUTTON_S, TalkButton
+from controller.radio.talk_button import (
+    BUTTON_ACTOR,
+    LOST_BUTTON_S,
+    OFFLINE_POLL_MAX_S,
+    RELEASED_READS,
+    TalkButton,
+)
 from drivers.errors import DeviceUnavailable
 from tests.controller.http.browser import ZONE_COILS, Controller
 from tests.controller.http.test_live import LIVE_CONFIG, api, live_records
@@ -72,11 +78,17 @@ def button(board: Board, radio: Radio, clock: FakeClock,
     return TalkButton(setting, board, clock, radio.start)  # type: ignore[arg-type]
 
 
+async def released(talk_button: TalkButton) -> None:
+    """Polls that read the button released, as many as count as a release."""
+    for _ in range(RELEASED_READS):
+        await talk_button.poll()
+
+
 def test_held_it_talks_released_it_ends() -> None:
     async def scenario() -> None:
         board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
         talk_button = button(board, radio, clock)
-        await talk_button.poll()  # released: armed
+        await released(talk_button)  # armed
         board.pressed = True
         await talk_button.poll()
         (request, actor), = radio.started
@@ -88,7 +100,7 @@ def test_held_it_talks_released_it_ends() -> None:
         await talk_button.poll()  # still held: the same talk
         assert len(radio.started) == 1 and talk.end is None
         board.pressed = False
-        await talk_button.poll()
+        await released(talk_button)
         assert talk.end == "the talk button was released" and talk_button.talk is None
 
     asyncio.run(scenario())
@@ -103,7 +115,7 @@ def test_a_button_held_at_start_up_or_after_its_talk_ended_waits_for_a_release()
             await talk_button.poll()
         assert radio.started == []
         board.pressed = False
-        await talk_button.poll()
+        await released(talk_button)
         board.pressed = True
         await talk_button.poll()
         assert len(radio.started) == 1
@@ -114,7 +126,7 @@ def test_a_button_held_at_start_up_or_after_its_talk_ended_waits_for_a_release()
             await talk_button.poll()
         assert len(radio.started) == 1 and talk_button.talk is None
         board.pressed = False
-        await talk_button.poll()
+        await released(talk_button)
         board.pressed = True
         await talk_button.poll()
         assert len(radio.started) == 2
@@ -126,7 +138,7 @@ def test_a_refused_press_is_counted_and_not_retried_while_held() -> None:
     async def scenario() -> None:
         board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
         talk_button = button(board, radio, clock)
-        await talk_button.poll()
+        await released(talk_button)
         radio.refuse = "an emergency announcement is on air: wait for it to end"
         board.pressed = True
         for _ in range(5):
@@ -134,7 +146,7 @@ def test_a_refused_press_is_counted_and_not_retried_while_held() -> None:
         assert (talk_button.presses, talk_button.refusals, radio.started) == (1, 1, [])
         radio.refuse = None
         board.pressed = False
-        await talk_button.poll()
+        await released(talk_button)
         board.pressed = True
         await talk_button.poll()
         assert len(radio.started) == 1
@@ -146,7 +158,7 @@ def test_a_board_that_stops_answering_ends_the_talk() -> None:
     async def scenario() -> None:
         board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
         talk_button = button(board, radio, clock)
-        await talk_button.poll()
+        await released(talk_button)
         board.pressed = True
         await talk_button.poll()
         talk = talk_button.talk
@@ -166,15 +178,51 @@ def test_a_board_that_stops_answering_ends_the_talk() -> None:
     asyncio.run(scenario())
 
 
+def test_one_noisy_released_read_does_not_cut_the_talk() -> None:
+    async def scenario() -> None:
+        board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
+        talk_button = button(board, radio, clock)
+        await released(talk_button)
+        board.pressed = True
+        await talk_button.poll()
+        talk = talk_button.talk
+        assert talk is not None
+        board.pressed = False
+        await talk_button.poll()  # one read says released...
+        board.pressed = True
+        await talk_button.poll()  # ...the next says held again
+        assert talk.end is None and talk_button.talk is talk and len(radio.started) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_silent_board_is_read_less_and_less_often() -> None:
+    async def scenario() -> None:
+        board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
+        talk_button = button(board, radio, clock)
+        assert talk_button.next_poll_s() == BUTTON.poll_ms / 1000
+        board.answers = False
+        waits = []
+        for _ in range(12):
+            await talk_button.poll()
+            waits.append(talk_button.next_poll_s())
+        assert waits[:3] == [0.2, 0.4, 0.8] and waits[-1] == OFFLINE_POLL_MAX_S
+        board.answers = True
+        await talk_button.poll()
+        assert talk_button.next_poll_s() == BUTTON.poll_ms / 1000
+
+    asyncio.run(scenario())
+
+
 def test_the_pressed_state_can_be_an_open_input() -> None:
     async def scenario() -> None:
         board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
         setting = BUTTON.model_copy(update={"pressed_reads": "open"})
         talk_button = button(board, radio, clock, setting)
         board.pressed = True  # closed: released, for a normally-closed button
-        await talk_button.poll()
+        await released(talk_button)
         board.pressed = False
-        await talk_button.poll()
+        await released(talk_button)
         assert len(radio.started) == 1
 
     asyncio.run(scenario())
@@ -318,3 +366,33 @@ def test_a_bad_talk_button_is_one_line_with_its_path(button: str, microphone: st
         parse_config(text, source="bad.toml")
     lines = caught.value.lines()
     assert len(lines) == 1 and lines[0].startswith(f"bad.toml: {expected}"), lines
+
+
+
+def test_a_gateway_talk_ends_after_its_longest_length() -> None:
+    """broadcast.microphone_max_min: arecord would go on for ever behind a phone that lost its
+    link or a button stuck down (RadioService._limit_gateway_talk on a moved clock)."""
+    from types import SimpleNamespace
+
+    from controller.radio.live import LiveTalk
+    from controller.radio.service import RadioService
+
+    async def scenario() -> tuple[LiveTalk, LiveTalk]:
+        clock = FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
+        service = SimpleNamespace(_clock=clock)
+        long_talk, short_talk = (
+            LiveTalk(person="tuan", source="gateway", recording=Path("/nonexistent.wav"),
+                     monotonic=clock.monotonic) for _ in range(2))
+        limits = [asyncio.create_task(RadioService._limit_gateway_talk(
+            service, talk, 30)) for talk in (long_talk, short_talk)]  # type: ignore[arg-type]
+        await clock.advance(10 * 60)
+        short_talk.ended.set()  # it ended by itself meanwhile
+        await clock.advance(20 * 60 - 1)
+        assert not long_talk.closed
+        await clock.advance(1)
+        await asyncio.gather(*limits)
+        return long_talk, short_talk
+
+    long_talk, short_talk = asyncio.run(scenario())
+    assert long_talk.closed and "30 min" in (long_talk.end_reason or "")
+    assert not short_talk.closed
