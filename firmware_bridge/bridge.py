@@ -23,7 +23,7 @@ import secrets
 import ssl
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +48,9 @@ SOURCE_BURST = 100.0
 REJECT_LOG_INTERVAL_S = 60.0
 MAX_SOURCES = 20_000  # sources tracked at most: a flood of made-up node ids stays bounded
 REJECT_REASONS = ("oversized", "malformed", "unknown_topic", "rate_limited")
+COMMAND_KINDS = ("circuit_set", "announce", "ha_set", "ha_schedule")  # with accept_commands
+HA_KINDS = ("ha_status", "ha_set", "ha_schedule")  # with ha_discovery
+COMMANDS_REMEMBERED = 1000  # circuit command ids answered, for a second delivery
 
 
 class NodeTimeout(NodeError):
@@ -123,10 +126,11 @@ class BridgeStats:
 def connect(url: str, *, client_id: str | None = None, username: str | None = None,
             password: str | None = None, will: aiomqtt.Will | None = None,
             ca_file: str | None = None, cert_file: str | None = None,
-            key_file: str | None = None) -> aiomqtt.Client:
+            key_file: str | None = None, persistent: bool = False) -> aiomqtt.Client:
     """An aiomqtt client for ``mqtt://host:port`` or ``mqtts://host:port`` (TLS: the system's
     CAs, or only ``ca_file``'s; a client certificate when ``cert_file`` is given); use it as
-    ``async with``."""
+    ``async with``. ``persistent``: an MQTT 3.1.1 session that outlives the connection
+    (CleanSession 0, 3.1.2.4), for which ``client_id`` must be stable."""
     parts = urlsplit(url)
     secure = parts.scheme == "mqtts"
     return aiomqtt.Client(
@@ -134,7 +138,7 @@ def connect(url: str, *, client_id: str | None = None, username: str | None = No
         identifier=client_id or f"communectl-{secrets.token_hex(6)}", username=username,
         password=password, will=will, keepalive=30,
         tls_context=tls_context(ca_file, cert_file, key_file) if secure else None,
-        max_queued_incoming_messages=10_000)
+        clean_session=not persistent, max_queued_incoming_messages=10_000)
 
 
 def tls_context(ca_file: str | None = None, cert_file: str | None = None,
@@ -167,9 +171,10 @@ class MqttBridge:
         self.settings = settings
         self._port = port
         self.root = topics.root(settings.prefix, settings.site_id)
-        # Unique per gateway and per process: two clients with one id knock each other off.
-        self.client_id = settings.client_id or \
-            f"communectl-{settings.site_id}-{secrets.token_hex(4)}"
+        # The same on every connection and across restarts, so that the broker keeps our
+        # session (its subscriptions, and the QoS 1 commands that come while we are away).
+        # One per gateway: two clients with one id knock each other off.
+        self.client_id = settings.client_id or f"communectl-{settings.site_id}"
         self.stats = BridgeStats()
         self.nodes = NodeRegistry(offline_after_s=settings.node_offline_after_s,
                                   on_change=port.node_changed)
@@ -188,6 +193,9 @@ class MqttBridge:
         self._day_reports: set[str] = set()
         self._report_today: str | None = None
         self._days_changed: asyncio.Event | None = None
+        # (circuit, id) of the circuit commands taken, with their answer (_set_circuit)
+        self._circuit_commands: OrderedDict[tuple[str, str], asyncio.Future[dict[str, Any]]] \
+            = OrderedDict()
 
     # -- the connection loop ---------------------------------------------------------------
 
@@ -246,17 +254,29 @@ class MqttBridge:
         return connect(self.settings.url, client_id=self.client_id,
                        username=self.settings.username, password=self.settings.password,
                        will=will, ca_file=self.settings.ca_file,
-                       cert_file=self.settings.cert_file, key_file=self.settings.key_file)
+                       cert_file=self.settings.cert_file, key_file=self.settings.key_file,
+                       persistent=True)
 
     async def _on_connect(self, client: aiomqtt.Client) -> None:
         await self._publish(client, topics.status(self.root), b"online", retain=True)
-        for topic in topics.subscriptions(self.root,
-                                          accept_commands=self.settings.accept_commands,
-                                          ha_discovery=self.settings.ha_discovery):
-            await client.subscribe(topic, qos=1)
-        # Its own day reports, read once as they come retained after the subscription (QoS 0:
-        # nothing to queue), so that old ones left by an earlier run are cleared too.
-        await client.subscribe(topics.own_day_reports(self.root), qos=0)
+        wanted = topics.subscriptions(self.root, accept_commands=self.settings.accept_commands,
+                                      ha_discovery=self.settings.ha_discovery)
+        telemetry = topics.node_telemetry(self.root, topics.ANY)
+        # One SUBSCRIBE for all, every time, though the session keeps them: a broker that
+        # lost its persistence file has no session, and retained messages (node status, our
+        # own day reports) come again after it. QoS 1, so that the broker holds commands for
+        # us while we are away; but node telemetry at QoS 0: it is most of what comes in, and
+        # stale once we were away, and held for us it would come ahead of the commands. Our
+        # own day reports at QoS 0: read once as they come retained, so that old ones an
+        # earlier run left are cleared too.
+        await client.subscribe([(t, 0 if t == telemetry else 1) for t in wanted]
+                               + [(topics.own_day_reports(self.root), 0)])
+        # The session outlives a change of config: what it no longer wants is dropped, so
+        # that the broker stops holding commands for a gateway that no longer takes them.
+        unwanted = [t for t in topics.subscriptions(self.root, accept_commands=True,
+                                                    ha_discovery=True) if t not in wanted]
+        if unwanted:
+            await client.unsubscribe(unwanted)
         if self.settings.ha_discovery:
             await self._announce_to_home_assistant(client)
         self._published.clear()  # re-publish every retained state on this connection
@@ -448,7 +468,18 @@ class MqttBridge:
                     "unknown_topic" if exc.kind == "unknown_topic" else "malformed"
                 self._rejected(reason, source, str(exc))
                 continue
+            if not self._taken(incoming.kind):
+                # Held for us by the broker in a session of an earlier config, and delivered
+                # as we connect, before the unsubscribe: not ours to take now.
+                self._rejected("unknown_topic", source, f"{incoming.kind} is not taken with "
+                               "this config")
+                continue
             self._dispatch(client, incoming)
+
+    def _taken(self, kind: str) -> bool:
+        """Whether this config takes messages of ``kind`` (``subscriptions`` says the same)."""
+        return (self.settings.accept_commands or kind not in COMMAND_KINDS) and \
+            (self.settings.ha_discovery or kind not in HA_KINDS)
 
     def _rejected(self, reason: str, source: str, detail: str) -> None:
         """Counted always, logged once per source per ``REJECT_LOG_INTERVAL_S``."""
@@ -534,14 +565,37 @@ class MqttBridge:
 
     async def _set_circuit(self, client: aiomqtt.Client, circuit: str,
                            command: dict[str, Any]) -> None:
-        try:
-            await self._port.set_circuit(circuit, command)
-            ack: dict[str, Any] = {"ok": True}
-        except ValueError as exc:
-            self._malformed("circuit_set", f"circuit/{circuit}/set refused: {exc}")
-            ack = {"ok": False, "error": str(exc)}
-        if "id" in command:
-            ack["id"] = command["id"]
+        """A circuit command, taken once per ``id``: QoS 1 is at least once (MQTT 3.1.1,
+        4.3.2), and the broker delivers again what it had no PUBACK for when the link
+        dropped, so a second copy gets the first one's answer and makes no second override.
+        (Announcements are taken once by the port, whose ids outlive a restart.)"""
+        key = (circuit, json.dumps(command["id"])) if "id" in command else None
+        first = self._circuit_commands.get(key) if key is not None else None
+        if first is not None:
+            ack = await asyncio.shield(first)
+            log.info("circuit command %s on %s delivered again: answered, not taken again",
+                     command["id"], circuit)
+        else:
+            answer: asyncio.Future[dict[str, Any]] = \
+                asyncio.get_running_loop().create_future()
+            if key is not None:
+                self._circuit_commands[key] = answer
+                while len(self._circuit_commands) > COMMANDS_REMEMBERED:
+                    self._circuit_commands.popitem(last=False)
+            try:
+                await self._port.set_circuit(circuit, command)
+                ack = {"ok": True}
+            except ValueError as exc:
+                self._malformed("circuit_set", f"circuit/{circuit}/set refused: {exc}")
+                ack = {"ok": False, "error": str(exc)}
+            except BaseException:
+                if key is not None:
+                    self._circuit_commands.pop(key, None)  # not taken: a copy may try again
+                answer.cancel()
+                raise
+            if "id" in command:
+                ack["id"] = command["id"]
+            answer.set_result(ack)
         await self._reply(client, topics.circuit_set_ack(self.root, circuit), ack)
 
     async def _ha_command(self, circuit: str, command: topics.HaCommand) -> None:

@@ -414,3 +414,80 @@ async def test_day_reports_older_than_the_window_are_cleared(mosquitto: int) -> 
             await bridge.stop()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def bridge_for(port: FakePort, broker: int, *, accept_commands: bool = True) -> MqttBridge:
+    return MqttBridge(BridgeSettings(url=f"mqtt://127.0.0.1:{broker}", prefix="communectl",
+                                     site_id="thieu-long", accept_commands=accept_commands,
+                                     state_interval_s=0.05), port)
+
+
+@contextlib.asynccontextmanager
+async def serving(bridge: MqttBridge) -> AsyncIterator[MqttBridge]:
+    task = asyncio.create_task(bridge.run())
+    try:
+        await eventually(lambda: bridge.stats.connected, "connected")
+        yield bridge
+    finally:
+        await bridge.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_circuit_command_delivered_twice_is_taken_once(mosquitto: int) -> None:
+    """QoS 1 is at least once: the broker delivers again what it had no PUBACK for. The same
+    id on the same circuit is answered alike and makes one override; another id, or the same
+    id on another circuit, is another command."""
+    port = FakePort()
+    command = json.dumps({"state": "on", "duration_min": 30, "id": "fleet-7"})
+    async with serving(bridge_for(port, mosquitto)), \
+            Watcher(mosquitto, f"{ROOT}/circuit/+/set/ack") as acks:
+        for _ in range(3):
+            await publish(mosquitto, f"{ROOT}/circuit/road-5/set", command)
+        await publish(mosquitto, f"{ROOT}/circuit/lane-2/set", command)
+        await publish(mosquitto, f"{ROOT}/circuit/road-5/set",
+                      json.dumps({"state": "off", "id": "fleet-8"}))
+        await eventually(lambda: len(acks.seen) == 5, "five answers")
+    assert [(c, m.get("id")) for c, m in port.commands] == [
+        ("road-5", "fleet-7"), ("lane-2", "fleet-7"), ("road-5", "fleet-8")]
+    assert [json.loads(p) for t, p, _ in acks.seen if t.endswith("road-5/set/ack")] == \
+        [{"ok": True, "id": "fleet-7"}] * 3 + [{"ok": True, "id": "fleet-8"}]
+
+
+async def test_a_command_sent_while_the_gateway_is_away_is_taken_when_it_is_back(
+        mosquitto: int) -> None:
+    """The gateway's session outlives its connection (a stable client id, CleanSession 0):
+    the broker holds a QoS 1 command sent while the gateway restarts, and hands it over when
+    it connects again."""
+    first, second = FakePort(), FakePort()
+    async with serving(bridge_for(first, mosquitto)) as bridge:
+        client_id = bridge.client_id
+    await publish(mosquitto, f"{ROOT}/announce",
+                  json.dumps({"id": "while-away", "source": {"type": "tts", "text": "Alô"}}))
+    async with Watcher(mosquitto, f"{ROOT}/announce/ack") as acks, \
+            serving(bridge_for(second, mosquitto)) as bridge:
+        assert bridge.client_id == client_id == "communectl-thieu-long"
+        await eventually(lambda: acks.seen != [], "the held announcement answered")
+    assert first.commands == []
+    assert [(c, m["id"]) for c, m in second.commands] == [("announce", "while-away")]
+    assert json.loads(acks.seen[0][1]) == {"id": "while-away", "accepted": True,
+                                           "announcement_id": "ann-1"}
+
+
+async def test_a_session_from_a_config_that_took_commands_gives_none_after(
+        mosquitto: int) -> None:
+    """Back with accept_commands off, the session's command subscriptions are dropped; a
+    command the broker held from before is refused, counted, and makes no change."""
+    async with serving(bridge_for(FakePort(), mosquitto)):
+        pass
+    await publish(mosquitto, f"{ROOT}/circuit/road-5/set", '{"state": "on", "id": "held"}')
+    port = FakePort()
+    async with serving(bridge_for(port, mosquitto, accept_commands=False)) as bridge:
+        await eventually(lambda: bridge.stats.rejected["unknown_topic"] == 1,
+                         "the held command refused")
+        received = bridge.stats.received
+        await publish(mosquitto, f"{ROOT}/circuit/road-5/set", '{"state": "on", "id": "new"}')
+        await publish(mosquitto, f"{ROOT}/node/spk-1/status", "online")  # after it, heard
+        await eventually(lambda: bridge.nodes.get("spk-1") is not None, "the node")
+        assert bridge.stats.received == received + 1
+    assert port.commands == []
