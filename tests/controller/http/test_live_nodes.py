@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import eventually, require_program
 from tests.controller.http.browser import Controller, make_user
+from tests.controller.http.live_client import LiveSocket
 from tests.controller.http.test_live import (
     LIVE_CONFIG,
     RATE,
@@ -134,6 +135,18 @@ def controller(tmp_path: Path, mosquitto: int) -> Iterator[Controller]:
         yield running
 
 
+async def talk_to_the_nodes(controller: Controller) -> LiveSocket:
+    """Once both nodes are known: a normal talk in their zone, on air."""
+    runtime = controller.runtime
+    assert runtime is not None
+    await eventually(lambda: len(runtime.nodes()) == len(NODES), "nodes registered")
+    socket, accepted = await open_talk(controller, "hoa", "mat-khau-cua-hoa",
+                                       {"zones": ["thon-dong"], "level": "normal"})
+    assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
+    assert await socket.next() == {"event": "on_air"}
+    return socket
+
+
 def samples(pcm: bytes | bytearray) -> np.ndarray:
     return np.frombuffer(bytes(pcm[:len(pcm) - len(pcm) % 2]), dtype="<i2")
 
@@ -206,11 +219,7 @@ def test_an_emergency_cuts_the_talk_on_the_nodes_too(
 
     async def talk() -> tuple[StreamingNode, dict[str, Any] | Any]:
         async with StreamingNode(mosquitto, "spk-1") as node, StreamingNode(mosquitto, "spk-2"):
-            await eventually(lambda: len(runtime.nodes()) == len(NODES), "nodes registered")
-            socket, accepted = await open_talk(controller, "hoa", "mat-khau-cua-hoa",
-                                               {"zones": ["thon-dong"], "level": "normal"})
-            assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
-            assert await socket.next() == {"event": "on_air"}
+            socket = await talk_to_the_nodes(controller)
             sending = asyncio.create_task(send_pcm(socket, np.tile(speech, 4)))
             await eventually(lambda: bool(node.streams and len(node.streams[0]) > RATE * 2),
                              "the node hears the talk", timeout_s=20)
@@ -250,11 +259,7 @@ def test_a_node_that_goes_away_is_forgotten_at_once(
 
     async def talk() -> None:
         async with StreamingNode(mosquitto, "spk-1") as node, StreamingNode(mosquitto, "spk-2"):
-            await eventually(lambda: len(runtime.nodes()) == len(NODES), "nodes registered")
-            socket, accepted = await open_talk(controller, "hoa", "mat-khau-cua-hoa",
-                                               {"zones": ["thon-dong"], "level": "normal"})
-            assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
-            assert await socket.next() == {"event": "on_air"}
+            socket = await talk_to_the_nodes(controller)
             sending = asyncio.create_task(send_pcm(socket, np.tile(speech, 3)))
             await eventually(lambda: bool(node.streams and len(node.streams[0]) > RATE),
                              "the node hears the talk", timeout_s=20)

@@ -32,6 +32,7 @@ from controller.radio.talk_button import (
 from drivers.errors import DeviceUnavailable
 from tests.controller.http.browser import ZONE_COILS, Controller
 from tests.controller.http.test_live import LIVE_CONFIG, api, live_records
+from tests.controller.test_config import MINIMAL
 
 BUTTON = TalkButtonConfig(device="relay-1", input=2, zones=["trung-tam"], level="priority",
                           poll_ms=100)
@@ -82,6 +83,17 @@ async def released(talk_button: TalkButton) -> None:
     """Polls that read the button released, as many as count as a release."""
     for _ in range(RELEASED_READS):
         await talk_button.poll()
+
+
+async def talking() -> tuple[Board, Radio, FakeClock, TalkButton, Talk]:
+    """A button seen released, then pressed: its talk started."""
+    board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
+    talk_button = button(board, radio, clock)
+    await released(talk_button)
+    board.pressed = True
+    await talk_button.poll()
+    assert isinstance(talk_button.talk, Talk)
+    return board, radio, clock, talk_button, talk_button.talk
 
 
 def test_held_it_talks_released_it_ends() -> None:
@@ -156,13 +168,7 @@ def test_a_refused_press_is_counted_and_not_retried_while_held() -> None:
 
 def test_a_board_that_stops_answering_ends_the_talk() -> None:
     async def scenario() -> None:
-        board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
-        talk_button = button(board, radio, clock)
-        await released(talk_button)
-        board.pressed = True
-        await talk_button.poll()
-        talk = talk_button.talk
-        assert talk is not None
+        board, radio, clock, talk_button, talk = await talking()
         board.answers = False
         await talk_button.poll()
         await clock.advance(LOST_BUTTON_S / 2)
@@ -180,13 +186,7 @@ def test_a_board_that_stops_answering_ends_the_talk() -> None:
 
 def test_one_noisy_released_read_does_not_cut_the_talk() -> None:
     async def scenario() -> None:
-        board, radio, clock = Board(), Radio(), FakeClock(datetime(2026, 12, 3, tzinfo=UTC))
-        talk_button = button(board, radio, clock)
-        await released(talk_button)
-        board.pressed = True
-        await talk_button.poll()
-        talk = talk_button.talk
-        assert talk is not None
+        board, radio, _clock, talk_button, talk = await talking()
         board.pressed = False
         await talk_button.poll()  # one read says released...
         board.pressed = True
@@ -299,22 +299,8 @@ def test_the_talk_ends_when_the_board_stops_answering(controller: Controller) ->
 
 # -- its config ------------------------------------------------------------------------------
 
-CONFIG_BASE = """
-[site]
-id = "x"
-latitude = 19.87
-longitude = 105.71
-[[buses]]
-id = "b"
-kind = "tcp"
-host = "127.0.0.1"
-port = 502
-[[devices]]
-id = "relay-1"
-bus = "b"
-unit = 1
-profile = "relay8"
-inputs = { 0 = "cabinet-door" }
+CONFIG_BASE = MINIMAL.replace('profile = "relay8"\n', 'profile = "relay8"\n'
+                              'inputs = { 0 = "cabinet-door" }\n') + """
 [[devices]]
 id = "meter-1"
 bus = "b"
