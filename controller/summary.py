@@ -36,7 +36,17 @@ def summarise(config: Config, *, source: str, now: datetime | None = None) -> st
          f"groups {len(config.groups)}"),
         (f"radio     {len(config.zones)} zones, {len(config.amplifiers)} amplifiers, "
          f"{len(config.broadcast_programs)} broadcast programmes, "
-         f"output {config.broadcast.output}"),
+         f"output {config.broadcast.output}" + _microphone(config)),
         f"mqtt      {config.mqtt.url if config.mqtt else 'off'}",
     ]
     return "\n".join(lines)
+
+
+def _microphone(config: Config) -> str:
+    broadcast = config.broadcast
+    if not broadcast.microphone:
+        return ""
+    button = broadcast.talk_button
+    return f", microphone {broadcast.microphone}" + (
+        "" if button is None else
+        f" with a talk button on {button.device} input {button.input} ({button.level})")
