@@ -2,7 +2,11 @@
 the last acknowledgement. Each gateway is a real runtime with its MQTT bridge, storing the
 announcement through the same handler as the HTTP API (validation, storage, audit).
 
-Baseline in the same run: the same announce to one gateway.
+Baseline in the same run: the same announce to one gateway. The broker has set_tcp_nodelay, as
+deploy/mosquitto/gateway-bridge.conf sets it; ``--nagle`` runs it on mosquitto's default, where
+each acknowledgement waits for a delayed ACK (docs/mqtt.md, "Province scale").
+
+    .venv/bin/python bench/fleet_fanout.py [--nagle]
 """
 
 from __future__ import annotations
@@ -48,22 +52,23 @@ accept_commands = true
 """
 
 
-def start_broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_broker(folder: Path, *, nagle: bool) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = folder / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                      + ("" if nagle else "set_tcp_nodelay true\n"))
     broker = subprocess.Popen(["mosquitto", "-c", str(config)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     return broker, port
 
 
-async def main() -> None:
+async def main(nagle: bool) -> None:
     if shutil.which("mosquitto") is None:
         sys.exit("mosquitto is not installed")
     with tempfile.TemporaryDirectory() as workdir:
-        broker, port = start_broker(Path(workdir))
+        broker, port = start_broker(Path(workdir), nagle=nagle)
         await asyncio.sleep(0.3)
         runtimes: list[Runtime] = []
         tasks = []
@@ -96,8 +101,8 @@ async def main() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
         broker.terminate()
         broker.wait()
-    print(f"fleet announce (emergency), {GATEWAYS} gateways in one process on one mosquitto, "
-          f"median of {ROUNDS}:")
+    print(f"fleet announce (emergency), {GATEWAYS} gateways in one process on one mosquitto "
+          f"({'Nagle on' if nagle else 'set_tcp_nodelay'}), median of {ROUNDS}:")
     print(f"  to {GATEWAYS} gateways: every acknowledgement in after "
           f"{statistics.median(many):6.1f} ms "
           f"(max {max(many):.1f} ms)")
@@ -107,4 +112,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(nagle="--nagle" in sys.argv[1:]))

@@ -14,6 +14,7 @@ there); anything with ``subscribe``, ``publish`` and ``messages`` works, which t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -145,34 +146,43 @@ async def fleet_announce(connect: Connect, prefix: str, sites: list[str],
             async with window:
                 await client.publish(topic, json.dumps(command, ensure_ascii=False), qos=1)
 
-        sending = []
-        for site in sites:
-            topic = topics.announce(topics.root(prefix, site))
-            command = {**announcement, "id": command_ids[site]}
-            if key is not None:
-                command = signing.sign(key, topic, command, now=time.time())
-            sending.append(send(topic, command))
-        await asyncio.gather(*sending)
         waiting = set(sites)
+
+        async def collect() -> None:
+            async for message in client.messages:
+                seen = topics.parse_gateway_topic(prefix, str(message.topic))
+                if seen is None or seen.kind != "announce_ack":
+                    continue
+                site = seen.site
+                ack = _json(_bytes(message.payload))
+                if site not in waiting or ack.get("id") != command_ids[site]:
+                    continue
+                waiting.discard(site)
+                results[site] = AnnounceResult(
+                    site, "accepted" if ack.get("accepted") else "refused",
+                    announcement_id=ack.get("announcement_id"), error=ack.get("error"),
+                    ack_ms=round((time.perf_counter() - started) * 1000, 1))
+                if not waiting:
+                    return
+
+        # Read while still publishing: the first gateways answer before the last ones are
+        # sent to, and each ack_ms is when its answer came, not when it was read.
+        collecting = asyncio.create_task(collect())
         try:
-            async with asyncio.timeout(timeout_s):
-                async for message in client.messages:
-                    seen = topics.parse_gateway_topic(prefix, str(message.topic))
-                    if seen is None or seen.kind != "announce_ack":
-                        continue
-                    site = seen.site
-                    ack = _json(_bytes(message.payload))
-                    if site not in waiting or ack.get("id") != command_ids[site]:
-                        continue
-                    waiting.discard(site)
-                    results[site] = AnnounceResult(
-                        site, "accepted" if ack.get("accepted") else "refused",
-                        announcement_id=ack.get("announcement_id"), error=ack.get("error"),
-                        ack_ms=round((time.perf_counter() - started) * 1000, 1))
-                    if not waiting:
-                        break
-        except TimeoutError:
-            pass
+            sending = []
+            for site in sites:
+                topic = topics.announce(topics.root(prefix, site))
+                command = {**announcement, "id": command_ids[site]}
+                if key is not None:
+                    command = signing.sign(key, topic, command, now=time.time())
+                sending.append(send(topic, command))
+            await asyncio.gather(*sending)
+            # timeout_s from the last publish, for the last gateway's answer
+            await asyncio.wait([collecting], timeout=timeout_s)
+        finally:
+            collecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await collecting
     return [results[site] for site in sites]
 
 

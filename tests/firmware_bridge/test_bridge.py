@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
+import statistics
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +20,14 @@ from typing import Any, Self
 import aiomqtt
 import pytest
 
-from firmware_bridge.bridge import BridgeSettings, MqttBridge, NodeRefused, NodeTimeout
+from firmware_bridge.bridge import (
+    BridgeSettings,
+    MqttBridge,
+    NodeRefused,
+    NodeTimeout,
+    connect,
+)
+from firmware_bridge.fleet import fleet_announce
 from firmware_bridge.topics import (
     DAY_REPORTS_KEPT,
     HaCircuit,
@@ -27,6 +36,7 @@ from firmware_bridge.topics import (
     ReportMessage,
 )
 from tests.conftest import eventually, require_program
+from tests.firmware_bridge.brokers import Broker, free_port
 
 pytestmark = pytest.mark.integration
 ROOT = "communectl/thieu-long"
@@ -491,3 +501,28 @@ async def test_a_session_from_a_config_that_took_commands_gives_none_after(
         await eventually(lambda: bridge.nodes.get("spk-1") is not None, "the node")
         assert bridge.stats.received == received + 1
     assert port.commands == []
+
+
+async def test_a_command_is_answered_without_waiting_for_a_delayed_ack(tmp_path: Path) -> None:
+    """TCP_NODELAY on our sockets and mosquitto's set_tcp_nodelay (as gateway-bridge.conf
+    sets it): a command's answer follows the PUBACK at once, rather than 40 ms later when the
+    peer's delayed ACK lets Nagle's algorithm send it (43 ms a command before, on loopback)."""
+    port = free_port()
+    broker = Broker(tmp_path, "gateway", f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "persistence false\nset_tcp_nodelay true\n", port)
+    broker.start()
+    url = f"mqtt://127.0.0.1:{port}"
+    try:
+        async with serving(bridge_for(FakePort(), port)):
+            took_ms = []
+            for _ in range(9):
+                result, = await fleet_announce(lambda: connect(url), "communectl",
+                                               ["thieu-long"], {"source": {"type": "tts"}},
+                                               timeout_s=5)
+                assert result.outcome == "accepted" and result.ack_ms is not None
+                took_ms.append(result.ack_ms)
+        assert statistics.median(took_ms) < 20, took_ms
+        async with connect(url) as client:
+            assert client._client.socket().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        broker.stop()
