@@ -39,6 +39,9 @@ longitude = 105.71
 [storage]
 path = "{data}"
 
+[api]
+public_url = "http://127.0.0.1:8080"  # where the field nodes would fetch their audio
+
 [[zones]]
 id = "loa"
 nodes = ["spk-1"]

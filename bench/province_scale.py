@@ -250,6 +250,7 @@ async def run_lateness_gateway(port: int, site: str, data: Path) -> None:
     config["site"]["id"] = site
     config["mqtt"]["accept_commands"] = True
     config["zones"] = [{"id": "loa", "nodes": ["spk-1"]}]
+    config["api"] = {"public_url": "http://127.0.0.1:8080"}  # where its nodes would fetch
     runtime = build_runtime(validate_config(config), SystemClock())
     tasks = [asyncio.create_task(runtime.lighting.run()),
              asyncio.create_task(runtime.bridge.run())]

@@ -44,6 +44,9 @@ timezone = "Asia/Ho_Chi_Minh"
 [storage]
 path = "{data}"
 
+[api]
+public_url = "http://127.0.0.1:8080"  # where the field nodes would fetch their audio
+
 [[buses]]
 id = "cabinet"
 kind = "tcp"
