@@ -161,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     status = fleet_sub.add_parser("status", parents=[common, broker],
                                   help="every gateway seen, online or not, with its last state")
     status.add_argument("--listen", type=float, default=2.0, metavar="S",
-                        help="seconds to collect retained messages (default 2)")
+                        help="the longest to wait for the retained messages, in seconds "
+                             "(default 2; it ends as soon as they are in)")
     status.set_defaults(handler=_cmd_fleet_status)
     announce = fleet_sub.add_parser("announce", parents=[common, broker],
                                     help="one announcement to many gateways")
@@ -193,7 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                               help="write here (default: standard output; "
                                    "province-YYYY-MM.xlsx for xlsx)")
     fleet_report.add_argument("--listen", type=float, default=2.0, metavar="S",
-                              help="seconds to collect retained reports (default 2)")
+                              help="the longest to wait for the retained reports, in "
+                                   "seconds (default 2; it ends as soon as they are in)")
     fleet_report.add_argument("--timezone", default="Asia/Ho_Chi_Minh",
                               help="zone of the update times in the files")
     fleet_report.set_defaults(handler=_cmd_fleet_report)
