@@ -155,24 +155,40 @@ async def link(tmp_path: Path) -> AsyncIterator[Link]:
     cabinet = SimulatedCabinet()
     cabinet.add_relay_board(RELAY_UNIT, coils=8)
     await cabinet.start_tcp("127.0.0.1", 0)
-    province.start()
-    # A persistent session (and the province's persistence): what the bridge delivers while
-    # this subscriber is away (the province restarting) waits for it.
-    watch = Listener(province_port, f"{ROOT}/#", username="province",
-                     password=PASSWORDS["province"], tls_context=tls_context(str(files["ca"])),
-                     identifier="province-watch", clean_session=False)
-    await watch.start()
-    local.start()
-    local_watch = Listener(local_port, f"{ROOT}/#", identifier="gateway-watch",
-                           clean_session=False)
-    await local_watch.start()
-    runtime = build_runtime(parse_config(CONTROLLER.format(
-        site=SITE, data=tmp_path / "data", cabinet=cabinet.tcp_port, unit=RELAY_UNIT,
-        local=local_port)), FakeClock(API_NOON))
-    tasks = [asyncio.create_task(runtime.bridge.run()),
-             asyncio.create_task(runtime.lighting.run())]
-    link = Link(province, local, runtime, watch, local_watch, files["ca"])
-    try:
+    async with contextlib.AsyncExitStack() as cleanup:
+        # Whatever fails while the link is set up, what was started is stopped.
+        cleanup.push_async_callback(cabinet.stop)
+        province.start()
+        cleanup.callback(province.stop)
+        # A persistent session (and the province's persistence): what the bridge delivers
+        # while this subscriber is away (the province restarting) waits for it.
+        watch = Listener(province_port, f"{ROOT}/#", username="province",
+                         password=PASSWORDS["province"],
+                         tls_context=tls_context(str(files["ca"])),
+                         identifier="province-watch", clean_session=False)
+        await watch.start()
+        cleanup.push_async_callback(watch.stop)
+        local.start()
+        cleanup.callback(local.stop)
+        local_watch = Listener(local_port, f"{ROOT}/#", identifier="gateway-watch",
+                               clean_session=False)
+        await local_watch.start()
+        cleanup.push_async_callback(local_watch.stop)
+        runtime = build_runtime(parse_config(CONTROLLER.format(
+            site=SITE, data=tmp_path / "data", cabinet=cabinet.tcp_port, unit=RELAY_UNIT,
+            local=local_port)), FakeClock(API_NOON))
+        cleanup.push_async_callback(runtime.devices.close)
+        tasks = [asyncio.create_task(runtime.bridge.run()),
+                 asyncio.create_task(runtime.lighting.run())]
+
+        async def stop_tasks() -> None:
+            await runtime.bridge.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        cleanup.push_async_callback(stop_tasks)
+        link = Link(province, local, runtime, watch, local_watch, files["ca"])
         await eventually(lambda: runtime.bridge.stats.connected, "controller connected")
         await eventually(lambda: watch.payloads(f"{ROOT}/bridge")[-1:] == ["1"],
                          "the bridge up at the province", timeout_s=RELINK_S)
@@ -180,17 +196,6 @@ async def link(tmp_path: Path) -> AsyncIterator[Link]:
                          and watch.payloads(f"{ROOT}/circuit/road-5/state") != [],
                          "the gateway's state at the province")
         yield link
-    finally:
-        await runtime.bridge.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await watch.stop()
-        await local_watch.stop()
-        local.stop()
-        province.stop()
-        await runtime.devices.close()
-        await cabinet.stop()
 
 
 async def retained(link: Link, *wanted: str) -> dict[str, str]:
