@@ -62,7 +62,9 @@ def import_floor() -> tuple[float, float]:
     return float(out[0]), int(out[1]) / 1024
 
 
-def demo_start() -> tuple[float, float, float]:
+def demo_start() -> tuple[float, float, float, float, float]:
+    """Time to a ready API, RSS then and 3 s later, and the PSS of the controller and its
+    front."""
     port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
         env = {**os.environ, "COMMUNECTL_CONFIG": str(Path(workdir) / "absent.toml")}

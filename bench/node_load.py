@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -67,7 +68,7 @@ def config_for(port: int, broker: int, data: Path) -> dict:
     }
 
 
-async def window(runtime, rounds: int) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+async def window(runtime: Any, rounds: int) -> tuple[float, list[float]]:
     cpu, wall = time.process_time(), time.monotonic()
     lateness = await staggered_lateness(runtime, rounds)
     return (time.process_time() - cpu) / (time.monotonic() - wall), lateness
@@ -86,7 +87,7 @@ async def main() -> None:
         cabinet.add_relay_board(unit, coils=COILS)
     port = await cabinet.start_tcp("127.0.0.1", 0)
     with tempfile.TemporaryDirectory() as workdir:
-        broker, broker_port = start_broker(Path(workdir))
+        broker, broker_port = start_broker(Path(workdir), nagle=False)
         await asyncio.sleep(0.3)
         runtime = build_runtime(validate_config(config_for(port, broker_port,
                                                            Path(workdir) / "data")),

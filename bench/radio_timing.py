@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -225,7 +226,8 @@ async def _started(controller: asyncio.Task[None],
     (a start-up error: the front process not ready in time, a port) raises its error here;
     awaiting ``ready`` alone would wait for ever. Past STARTUP_TIMEOUT_S every thread's stack
     is printed, to show where start-up is stuck."""
-    done, _ = await asyncio.wait({controller, ready}, timeout=STARTUP_TIMEOUT_S,
+    waited: set[asyncio.Future[Any]] = {controller, ready}
+    done, _ = await asyncio.wait(waited, timeout=STARTUP_TIMEOUT_S,
                                  return_when=asyncio.FIRST_COMPLETED)
     if ready in done:
         return ready.result()

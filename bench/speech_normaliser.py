@@ -66,7 +66,7 @@ def main() -> None:
     columns = {"ours": score(normalise_vietnamese)}
     try:
         started = time.perf_counter()
-        from vietnormalizer import VietnameseNormalizer
+        from vietnormalizer import VietnameseNormalizer  # type: ignore[import-untyped]
 
         theirs = VietnameseNormalizer()
         load_ms = (time.perf_counter() - started) * 1000

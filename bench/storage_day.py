@@ -16,6 +16,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -125,7 +126,7 @@ async def simulate_day(workdir: Path) -> tuple[dict[str, int], int, int]:
     return written, tts_cache, records
 
 
-def _written(runtime) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _written(runtime: Any) -> dict[str, int]:
     return {"state.json": runtime.store.storage.bytes_written,
             "events": runtime.events.bytes_written, "audit": runtime.audit.bytes_written,
             "broadcast log": runtime.broadcasts.airlog.history.bytes_written}
