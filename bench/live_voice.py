@@ -10,9 +10,10 @@ message, in real time, through the front to /api/v1/live. Each message starts wi
 grows (every 2 ms) and times each marker from the moment its message was sent to the moment
 the sink had written it, and to its place in the output's timeline (the first sample written,
 plus its position over the rate). Where a marker sits in the WAV against where it was said
-shows each run of silence the output inserted (and any audio it dropped), and when. The
-baseline, measured in the same run: the same messages through a bare TCP echo on loopback
-(send to echo received).
+shows each run of silence the output inserted (and any audio it dropped), and when, with how
+late the talker itself sent just before and what other programs took then. The baselines,
+measured in the same run: the same messages through a bare TCP echo on loopback (send to echo
+received), and the talker's own lateness against its 20 ms schedule.
 
 The talk goes to every zone: the wired one, and one of ``--nodes`` IP loudspeaker receivers
 (docs/mqtt.md). The receivers run in a process of their own, as the devices they stand for
@@ -30,14 +31,16 @@ that (the 8 KiB pipe into aplay, about 0.19 s, and the card's period), which thi
 measure. Lateness: overrides expiring 15 ms apart on five circuits (as bench/lateness.py),
 quiet rounds (the nodes online, nothing airing) and rounds during the talk. The alarms and
 events the controller wrote during the talk are listed. CPU over the talk (utime + stime,
-proc(5)): the controller is this process less the bench's own talker, sink reader and memory
-sampler threads (their CPU clocks); the front, mosquitto and the receivers' process each their
-own; the rest of the machine is its busy time (/proc/stat) less all of those, what other
-programs took (a figure taken while it is high is not the product's). Memory: VmRSS sampled
-every 2 s. Goals (issue 13): p95 under 500 ms to the speakers, no gap on a 30-minute talk,
-lateness unchanged while it runs.
+proc(5)): the controller is this process less the bench's own talker, sink reader and sampler
+threads (their CPU clocks); the front, mosquitto and the receivers' process each their own;
+the rest of the machine is its busy time (/proc/stat) less all of those, what other programs
+took, to within a few percent of a core (/proc/stat counts by the tick; a figure taken while
+it is high is not the product's). Memory: VmRSS sampled every
+second (this process's includes the bench's own arrays, about 3 MiB for 30 minutes). Goals
+(issue 13): p95 under 500 ms to the speakers, no gap on a 30-minute talk, lateness unchanged
+while it runs.
 
-    .venv/bin/python -m bench.live_voice [--seconds 150] [--nodes 20]
+    .venv/bin/python bench/live_voice.py [--seconds 150] [--nodes 20]
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import multiprocessing
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,6 +69,9 @@ from typing import Any
 import aiomqtt
 import httpx
 import numpy as np
+
+# The repository's root, for tests/ (not installed) when this runs as a script (make bench).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from controller.platform.users import UserBook
 from tests.conftest import _wait_for_port
@@ -199,24 +206,42 @@ def machine_busy_s() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / CLK_TCK
 
 
-class MemorySampler:
-    """VmRSS of some processes every ``every_s``, until stopped."""
+class ProcessSampler:
+    """Every ``every_s`` until stopped: VmRSS of some processes, the CPU they used, and the
+    machine's busy time, so that what other programs took can be told for any moment."""
 
-    def __init__(self, pids: dict[str, int | str], every_s: float = 2.0) -> None:
+    def __init__(self, pids: dict[str, int | str], every_s: float = 1.0) -> None:
         self.pids, self.every_s = pids, every_s
         self.samples: dict[str, list[float]] = {name: [] for name in pids}
+        self.times: list[float] = []
+        self.busy_s: list[float] = []  # the machine's
+        self.ours_s: list[float] = []  # of the processes in pids
         self.cpu_s = 0.0  # this thread's own
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while True:
+            ours = 0.0
             for name, pid in self.pids.items():
                 with contextlib.suppress(OSError, RuntimeError):
                     self.samples[name].append(rss_mib(pid))
+                    ours += cpu_s(pid)
+            self.times.append(time.monotonic())
+            self.busy_s.append(machine_busy_s())
+            self.ours_s.append(ours)
             self.cpu_s = time.thread_time()
             if self.stop.wait(self.every_s):
                 return
+
+    def others_near(self, at: float) -> float:
+        """The cores other programs took in the two sampling intervals before ``at``."""
+        last = min(max(2, int(np.searchsorted(self.times, at))), len(self.times) - 1)
+        if last < 2:
+            return float("nan")
+        first = last - 2
+        busy = self.busy_s[last] - self.busy_s[first] - (self.ours_s[last] - self.ours_s[first])
+        return busy / (self.times[last] - self.times[first])
 
     def summary(self, name: str) -> str:
         values = self.samples[name]
@@ -416,10 +441,11 @@ class SinkWatcher:
 
     def __init__(self, folder: Path, sent: dict[int, float]) -> None:
         self.folder, self.sent = folder, sent
-        self.delays: list[float] = []  # sent to written by the sink
-        self.playout: list[float] = []  # sent to its place in the output's timeline
-        self.numbers: list[int] = []  # of the markers in playout, in order
-        self.positions: list[int] = []  # their samples in the WAV
+        # Arrays, not lists: a 30-minute talk has 90,000 markers, kept in the memory measured.
+        self.delays = array("d")  # sent to written by the sink
+        self.playout = array("d")  # sent to its place in the output's timeline
+        self.numbers = array("l")  # of the markers in playout, in order
+        self.positions = array("l")  # their samples in the WAV
         self.cpu_s = 0.0  # this thread's own
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -490,15 +516,20 @@ def lateness_rounds(controller: Controller, rounds: int) -> list[float]:
 @dataclass
 class TalkFigures:
     ended: dict[str, Any]
-    sent_at: list[float]  # by marker number
+    sent_at: array[float]  # by marker number
     lost: int  # markers the sink never wrote
-    delays: list[float]
-    playout: list[float]
-    numbers: list[int]  # of the markers in playout
-    positions: list[int]  # their samples in the aired WAV
+    delays: array[float]
+    playout: array[float]
+    numbers: array[int]  # of the markers in playout
+    positions: array[int]  # their samples in the aired WAV
     wall_s: float
     cpu_s: dict[str, float]  # over the talk, by process
-    memory: MemorySampler
+    sampler: ProcessSampler
+
+    def talker_late(self) -> np.ndarray:
+        """How late the talker (this process) sent each message against its schedule."""
+        sent = np.asarray(self.sent_at)
+        return sent - (sent[0] + np.arange(len(sent)) * 0.02)
 
 
 async def talk(controller: Controller, seconds: float, pids: dict[str, int]) -> TalkFigures:
@@ -510,16 +541,16 @@ async def talk(controller: Controller, seconds: float, pids: dict[str, int]) -> 
     assert isinstance(accepted, dict) and accepted["event"] == "accepted", accepted
     assert await socket.next(30) == {"event": "on_air"}
     sent: dict[int, float] = {}
-    sent_at: list[float] = []
+    sent_at = array("d")
     watcher = SinkWatcher(controller.data / "air", sent)
     processes: dict[str, int | str] = {"self": "self", **pids}
-    memory = MemorySampler(processes)
+    sampler = ProcessSampler(processes)
     cpu_before = {name: cpu_s(pid) for name, pid in processes.items()}
     busy_before = machine_busy_s()
     talker_before = time.thread_time()
     wall_before = time.monotonic()
     watcher.thread.start()
-    memory.thread.start()
+    sampler.thread.start()
     start = time.monotonic()
     for number in range(int(seconds / 0.02)):
         sent[number] = now = time.monotonic()
@@ -532,28 +563,38 @@ async def talk(controller: Controller, seconds: float, pids: dict[str, int]) -> 
     await asyncio.sleep(0.5)
     watcher.stop.set()
     watcher.thread.join(5)
-    memory.stop.set()
-    memory.thread.join(5)
+    sampler.stop.set()
+    sampler.thread.join(5)
     talker_s = time.thread_time() - talker_before
     wall_s = time.monotonic() - wall_before
     used = {name: cpu_s(pid) - cpu_before[name] for name, pid in processes.items()}
     used["others"] = machine_busy_s() - busy_before - sum(used.values())
-    used["controller"] = used.pop("self") - talker_s - watcher.cpu_s - memory.cpu_s
+    used["controller"] = used.pop("self") - talker_s - watcher.cpu_s - sampler.cpu_s
     assert isinstance(ended, dict), ended
     return TalkFigures(ended=ended, sent_at=sent_at, lost=len(sent), delays=watcher.delays,
                        playout=watcher.playout, numbers=watcher.numbers,
                        positions=watcher.positions, wall_s=wall_s,
-                       cpu_s=used, memory=memory)
+                       cpu_s=used, sampler=sampler)
 
 
-def steps(numbers: list[int], positions: list[int]) -> str:
+def steps(figures: TalkFigures) -> str:
     """Where the aired audio moved against what was said (silence inserted: +, audio
-    dropped: -): when into the talk, and by how much."""
-    shift = np.asarray(positions) - np.asarray(numbers) * FRAMES
+    dropped: -): when into the talk, by how much, how late the talker itself was in the half
+    second before, and what other programs took then."""
+    numbers = np.asarray(figures.numbers)
+    shift = np.asarray(figures.positions) - numbers * FRAMES
     moved = np.nonzero(np.diff(shift))[0] + 1
-    shown = ", ".join(f"{numbers[k] * 0.02:.1f} s ({(shift[k] - shift[k - 1]) / RATE * 1000:+.0f}"
-                      " ms)" for k in moved[:8])
-    return (shown + (f" and {len(moved) - 8} more" if len(moved) > 8 else "")) or "nowhere"
+    late = figures.talker_late()
+    shown = []
+    for k in moved[:8]:
+        number = int(numbers[k])
+        before = float(np.max(late[max(0, number - 25):number + 1]))
+        others = figures.sampler.others_near(figures.sent_at[number])
+        shown.append(f"{number * 0.02:.1f} s ({(shift[k] - shift[k - 1]) / RATE * 1000:+.0f} ms;"
+                     f" the talker up to {before * 1000:.0f} ms late, other programs "
+                     f"{others:.2f} cores)")
+    return ", ".join(shown) + (f" and {len(moved) - 8} more" if len(moved) > 8 else "") \
+        or "nowhere"
 
 
 def events_during(events: list[tuple[float, str]], start: float, end: float) -> str:
@@ -566,7 +607,7 @@ def events_during(events: list[tuple[float, str]], start: float, end: float) -> 
                      for kind, times in kinds.items()) or "none"
 
 
-def node_lines(reports: list[NodeReport], sent_at: list[float]) -> list[str]:
+def node_lines(reports: list[NodeReport], sent_at: array[float]) -> list[str]:
     """The receivers' figures: sent to arrival across all of them, and what each missed."""
     sent = np.asarray(sent_at)
     pooled: list[np.ndarray] = []
@@ -682,15 +723,17 @@ def main() -> None:
     print(f"  sent to written by the sink    {quantiles(figures.delays)}; markers never seen: "
           f"{figures.lost}")
     print(f"  sent to its time in the output {quantiles(figures.playout)} (mouth to speaker, "
-          "before a sound card's own buffer)")
+          f"before a sound card's own buffer); the last marker's "
+          f"{figures.playout[-1] * 1000:.1f} ms")
     for line in node_lines(reports, figures.sent_at) if reports else []:
         print(line)
     print(f"  baseline, bare TCP echo on loopback  {quantiles(baseline)}")
+    print(f"  the talker's own lateness against its 20 ms schedule (this process) "
+          f"{quantiles(figures.talker_late())}")
     print(f"  aired {ended['aired_s']:.2f} s, received {ended['received_s']:.2f} s; "
           f"gaps (runs of inserted silence) {ended['gaps']}, silence {ended['silence_s']} s, "
           f"dropped {ended['dropped_s']} s; outcome {ended['outcome']}")
-    print(f"  silence inserted (+) or audio dropped (-) at: "
-          f"{steps(figures.numbers, figures.positions)}")
+    print(f"  silence inserted (+) or audio dropped (-) at: {steps(figures)}")
     print(f"  alarms and events during the talk: "
           f"{events_during(events, figures.sent_at[0], figures.sent_at[-1] + 1)}")
     print(f"  lighting lateness quiet        {quantiles(quiet)}")
@@ -701,8 +744,8 @@ def main() -> None:
         if name in share) + f" ({figures.wall_s:.0f} s); the rest of the machine "
         f"({os.cpu_count()} cores) {share['others']:.1%}")
     print(f"  RSS: this process (the controller, and the bench's talker and sink reader) "
-          f"{figures.memory.summary('self')}"
-          + (f"; front {figures.memory.summary('front')}" if "front" in pids else ""))
+          f"{figures.sampler.summary('self')}"
+          + (f"; front {figures.sampler.summary('front')}" if "front" in pids else ""))
 
 
 if __name__ == "__main__":
