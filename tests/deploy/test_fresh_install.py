@@ -4,6 +4,7 @@ plain ``pip install`` of the source, no extras. Its ``[mqtt]`` link must work ou
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from tests.conftest import require_program
 ROOT = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT_S = 600
 ONLINE_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30
 
 CONFIG = """
 [site]
@@ -82,8 +84,10 @@ def test_plain_install_runs_an_mqtt_config(fresh_venv: Path, mosquitto: int,
     assert "mqtt      mqtt://127.0.0.1:" in checked.stdout
 
     log = (tmp_path / "run.log").open("w")
+    # faulthandler: should it not stop, SIGABRT prints where each of its threads is.
     process = subprocess.Popen([communectl, "run", "--config", str(config)],
-                               stdout=log, stderr=subprocess.STDOUT)
+                               stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     try:
         deadline = time.monotonic() + ONLINE_TIMEOUT_S
         status = ""
@@ -92,7 +96,14 @@ def test_plain_install_runs_an_mqtt_config(fresh_venv: Path, mosquitto: int,
         assert status == "online", (tmp_path / "run.log").read_text()
     finally:
         process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
+        try:
+            code = process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            process.wait()
+            log.close()
+            raise AssertionError(f"not stopped {STOP_TIMEOUT_S} s after SIGTERM:\n"
+                                 + (tmp_path / "run.log").read_text()) from None
         log.close()
     output = (tmp_path / "run.log").read_text()
     assert code == 0, output

@@ -107,7 +107,14 @@ class StreamingNode:
             if process.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
-            await process.communicate()  # to the pipe's end, which closes the transport
+            try:
+                await process.communicate()  # to the pipe's end, which closes the transport
+            except asyncio.CancelledError:
+                # Cancelled at the end of a test while ffmpeg finishes: the pipe must still be
+                # read to its end, or its transport is left open (a ResourceWarning that
+                # fails whichever test the garbage collector happens to run in).
+                await process.communicate()
+                raise
 
     async def first_player(self) -> None:
         await self._players[0]
