@@ -35,6 +35,7 @@ from controller.platform import clock as clocks
 from controller.platform.alarms import AlarmBook
 from controller.platform.coordinator import DecisionLoop
 from controller.platform.distribution import START_OFFSET_BOUNDS_S, Histogram
+from controller.platform.memory import return_free_memory
 from controller.platform.store import Store
 from controller.radio import lifecycle
 from controller.radio.airlog import AirLog
@@ -335,6 +336,9 @@ class BroadcastCoordinator:
         if talk is not None:
             talk.finish(TalkEnd(outcome, "; ".join(notes) or None,
                                 talk.aired_frames / PCM_RATE, airing.record_id))
+            # A talk's churn of small buffers stays with malloc unless handed back; in a
+            # worker thread, as the trim walks the whole heap.
+            asyncio.get_running_loop().run_in_executor(None, return_free_memory)
         self._count(outcome)
         if airing.started_at is not None:
             self.start_offsets.observe((airing.started_at - could_sound_at).total_seconds())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import urllib.parse
 import wave
@@ -20,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
+from controller.radio import coordinator as radio_coordinator
 from tests.conftest import require_program
 from tests.controller.http.browser import (
     CONFIG,
@@ -111,8 +113,11 @@ def correlate(received: np.ndarray, sent: np.ndarray) -> tuple[float, int]:
     return float(peak), lag
 
 
-def test_a_talk_airs_in_its_zone_is_logged_and_kept(controller: Controller,
-                                                    speech: np.ndarray) -> None:
+def test_a_talk_airs_in_its_zone_is_logged_and_kept(controller: Controller, speech: np.ndarray,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    trims = threading.Event()  # the talk's freed buffers handed back to the system at its end
+    monkeypatch.setattr(radio_coordinator, "return_free_memory", trims.set)
+
     async def talk() -> dict[str, Any]:
         socket, accepted = await open_talk(controller, "hoa", "mat-khau-cua-hoa",
                                            {"zones": ["minh-duc"], "level": "normal"})
@@ -134,6 +139,7 @@ def test_a_talk_airs_in_its_zone_is_logged_and_kept(controller: Controller,
     ended = asyncio.run(talk())
     talk_s = len(speech) / RATE
     assert ended["event"] == "ended" and ended["outcome"] == "completed", ended
+    assert trims.wait(5)
     assert ended["reason"] == "the speaker ended the stream"
     assert abs(ended["aired_s"] - talk_s) < 0.3, (ended["aired_s"], talk_s)
 
