@@ -21,21 +21,15 @@ log = logging.getLogger(__name__)
 
 def settle_after_start() -> None:
     gc.collect()
-    _trim_malloc()
+    return_free_memory()
     gc.freeze()
 
 
 def return_free_memory() -> None:
-    """After a burst of short-lived buffers (a live talk: 50 chunks a second, joined and
-    copied for the output and each node's stream), malloc keeps the freed pages for reuse.
-    A 5-minute talk left the controller 5 MiB larger with no more live Python objects than
-    before (tracemalloc); this gives them back. Blocking: call it from a worker thread."""
-    _trim_malloc()
-
-
-def _trim_malloc() -> None:
     """glibc's malloc_trim(0): free pages at the top of the heap and inside it go back to the
-    kernel (a few MiB after start-up here). Nothing where there is no glibc."""
+    kernel (a few MiB after start-up here; 5 MiB after a 5-minute live talk, whose 50 chunks
+    a second malloc keeps for reuse). Nothing where there is no glibc. It walks the whole
+    heap: outside start-up, call it from a worker thread."""
     try:
         ctypes.CDLL(None).malloc_trim(0)  # the process's own symbols: libc's among them
     except (OSError, AttributeError) as exc:
